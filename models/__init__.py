@@ -1,0 +1,1 @@
+"""Risk scoring, worklist ranking, credit-limit policy and reason codes (later issues)."""

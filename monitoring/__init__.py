@@ -1,0 +1,1 @@
+"""Drift and model-quality reports with Evidently (later issues)."""

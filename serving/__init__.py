@@ -1,0 +1,1 @@
+"""Batch scoring job and the BentoML service (later issues)."""

@@ -1,0 +1,81 @@
+"""Shared fixtures: a tiny hand-made ledger that satisfies the contract."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+
+def tiny_ledger_frames() -> dict[str, pd.DataFrame]:
+    """Two customers in two currencies, four invoices and one fact of every other kind."""
+    return {
+        "customers": pd.DataFrame({
+            "customer_id": ["C1", "C2"],
+            "country": ["DE", "US"],
+            "currency": ["EUR", "USD"],
+            "payment_terms_days": [30, 45],
+            "credit_limit": [10_000.0, 25_000.0],
+            "name": ["Alpha GmbH", "Beta Inc"],
+            "industry": ["retail", "construction"],
+            "segment": ["small", "mid"],
+            "created_date": pd.to_datetime(["2020-01-01", "2021-06-15"]),
+        }),
+        "invoices": pd.DataFrame({
+            "invoice_id": ["I1", "I2", "I3", "I4"],
+            "customer_id": ["C1", "C1", "C2", "C2"],
+            "issue_date": pd.to_datetime(["2024-01-05", "2024-02-10", "2024-01-20",
+                                          "2024-03-01"]),
+            "due_date": pd.to_datetime(["2024-02-04", "2024-03-11", "2024-03-05",
+                                        "2024-04-15"]),
+            "amount": [1000.0, 500.0, 2000.0, 750.0],
+            "currency": ["EUR", "EUR", "USD", "USD"],
+        }),
+        "payments": pd.DataFrame({
+            "payment_id": ["P1", "P2", "P3"],
+            "invoice_id": ["I1", "I3", "I3"],
+            "customer_id": ["C1", "C2", "C2"],
+            "payment_date": pd.to_datetime(["2024-02-01", "2024-03-01", "2024-03-20"]),
+            "amount": [1000.0, 1000.0, 900.0],
+        }),
+        "credit_notes": pd.DataFrame({
+            "credit_note_id": ["N1"],
+            "invoice_id": ["I3"],
+            "customer_id": ["C2"],
+            "issue_date": pd.to_datetime(["2024-03-10"]),
+            "amount": [100.0],
+        }),
+        "disputes": pd.DataFrame({
+            "dispute_id": ["D1"],
+            "invoice_id": ["I2"],
+            "opened_date": pd.to_datetime(["2024-02-20"]),
+            "resolved_date": pd.to_datetime([None]),
+        }),
+        "promises": pd.DataFrame({
+            "promise_id": ["R1"],
+            "customer_id": ["C2"],
+            "created_date": pd.to_datetime(["2024-03-08"]),
+            "promised_date": pd.to_datetime(["2024-03-15"]),
+            "amount": [900.0],
+            "invoice_id": ["I3"],
+        }),
+        "fx_rates": pd.DataFrame({"currency": ["EUR", "USD"], "rate_to_base": [1.0, 0.9]}),
+    }
+
+
+def write_frames(frames: dict[str, pd.DataFrame], folder: Path, fmt: str = "parquet") -> Path:
+    """Write ledger frames as `<table>.parquet` or `<table>.csv` files into `folder`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, frame in frames.items():
+        if fmt == "parquet":
+            frame.to_parquet(folder / f"{name}.parquet", index=False)
+        else:
+            frame.to_csv(folder / f"{name}.csv", index=False, date_format="%Y-%m-%d")
+    return folder
+
+
+@pytest.fixture
+def tiny_frames() -> dict[str, pd.DataFrame]:
+    """A fresh copy of the tiny valid ledger, safe to modify."""
+    return tiny_ledger_frames()
