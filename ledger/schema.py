@@ -178,7 +178,7 @@ def markdown() -> str:
     """The contract as Markdown tables, one section per ledger table."""
     lines: list[str] = []
     for table in TABLES.values():
-        need = "required" if table.required else "optional (absent means empty)"
+        need = "required" if table.required else "optional, absent means empty"
         lines += [f"### `{table.name}` ({need})", "", table.description, "",
                   f"Key: `{table.key}` (unique).", "",
                   "| column | type | required | meaning |", "|---|---|---|---|"]
