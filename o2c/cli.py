@@ -13,7 +13,7 @@ import typer
 
 from ledger import LedgerValidationError, load_ledger
 from ledger.summary import summarize
-from o2c.display import console, show_ledger_errors, show_summary
+from o2c.display import console, err_console, show_ledger_errors, show_summary
 
 app = typer.Typer(
     name="o2c",
@@ -66,7 +66,11 @@ def generate(
         raise typer.BadParameter(str(exc)) from None
     with console.status(f"Generating {customers:,} customers over {months} months..."):
         tables = generate_ledger(config)
-        write_ledger(tables, out)
+        try:
+            write_ledger(tables, out)
+        except FileExistsError as exc:
+            err_console.print(f"error: {exc}", markup=False, highlight=False)
+            raise typer.Exit(code=1) from None
     counts = ", ".join(f"{len(t):,} {name}" for name, t in tables.items()
                        if not name.startswith("truth_"))
     console.print(f"Wrote {out}: {counts} (ground truth in truth_*.parquet)", highlight=False)

@@ -72,3 +72,20 @@ def test_one_bad_invoice_is_caught_and_named(
     result = runner.invoke(app, ["validate", str(ledger)])
     assert result.exit_code == 1
     assert named in result.output
+
+
+def test_generate_refuses_to_replace_a_folder_of_other_files(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("keep me")
+    result = runner.invoke(app, ["generate", "--customers", "5", "--months", "2",
+                                 "--out", str(tmp_path)])
+    assert result.exit_code == 1
+    assert "not ledger tables" in result.output
+    assert (tmp_path / "notes.txt").read_text() == "keep me"
+
+
+def test_nothing_is_dropped_on_load(generated: Path) -> None:
+    from ledger import load_ledger
+
+    ledger = load_ledger(generated)
+    for table in ("customers", "invoices", "payments", "credit_notes", "disputes", "promises"):
+        assert ledger.count(table) == len(pd.read_parquet(generated / f"{table}.parquet"))

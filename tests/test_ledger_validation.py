@@ -253,3 +253,18 @@ def test_cli_rejects_a_bad_date_option(tiny_frames: Frames, tmp_path: Path) -> N
     result = runner.invoke(app, ["validate", str(folder), "--as-of", "12/03/2024"])
     assert result.exit_code == 2
     assert "YYYY-MM-DD" in result.output
+
+
+def test_atomic_file_keeps_the_old_file_when_writing_fails(tmp_path: Path) -> None:
+    from ledger.atomic import atomic_file
+
+    target = tmp_path / "out.csv"
+    target.write_text("old")
+    with pytest.raises(RuntimeError), atomic_file(target) as temporary:
+        temporary.write_text("half")
+        raise RuntimeError("disk full")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.csv"]
+    with atomic_file(target) as temporary:
+        temporary.write_text("new")
+    assert target.read_text() == "new"
