@@ -1,0 +1,54 @@
+"""Typed configuration of a training run; every field documents itself."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class LightGBMParams(BaseModel):
+    """Booster settings (LightGBM names); the defaults suit ledgers of 10^4 to 10^7 invoices."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    learning_rate: float = Field(0.05, gt=0, le=1)
+    """Shrinkage per boosting round."""
+    num_leaves: int = Field(31, ge=2)
+    """Maximum leaves per tree."""
+    min_child_samples: int = Field(100, ge=1)
+    """Minimum examples in a leaf; larger values smooth the probabilities."""
+    feature_fraction: float = Field(0.8, gt=0, le=1)
+    """Share of features each tree may use."""
+    bagging_fraction: float = Field(0.8, gt=0, le=1)
+    """Share of rows each tree sees (with bagging_freq 1)."""
+    lambda_l2: float = Field(1.0, ge=0)
+    """L2 regularization of leaf values."""
+    max_rounds: int = Field(2000, ge=1)
+    """Upper bound on boosting rounds; early stopping usually ends sooner."""
+    early_stopping_rounds: int = Field(50, ge=1)
+    """Stop when the time-ordered inner validation log loss has not improved for this many
+    rounds."""
+    num_threads: int = Field(2, ge=1)
+    """Threads; fixed so that results do not depend on the machine's core count."""
+
+
+class TrainingConfig(BaseModel):
+    """How examples are built and the model is fitted."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    grace_days: int = Field(0, ge=0)
+    """An invoice is late when it is settled more than this many days after its due date."""
+    snapshot_every_days: int = Field(28, ge=1)
+    """Spacing of the as-of dates at which open, not yet overdue invoices become extra
+    training examples (so the model also scores invoices that are days or weeks old)."""
+    snapshot_max_dates: int = Field(24, ge=0)
+    """At most this many snapshot dates (the latest ones) feed training; 0 disables them."""
+    inner_valid_share: float = Field(0.2, gt=0, lt=0.5)
+    """The latest share of the training period used for early stopping and calibration."""
+    calibration_min_gain: float = Field(0.002, ge=0)
+    """Platt calibration is kept only when it lowers the inner expected calibration error by
+    at least this much."""
+    seed: int = 0
+    """Seed for LightGBM; the same ledger, configuration and seed give the same model."""
+    lightgbm: LightGBMParams = Field(default_factory=LightGBMParams)
+    """Booster settings."""
