@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 WORKDIR ?= work
 DEMO_LEDGER := $(WORKDIR)/demo-ledger
+DEMO_AS_OF := 2026-06-01
+DEMO_VALID_FROM := 2025-12-01
 
 .PHONY: install demo test bench serve mlflow-ui lint clean
 
@@ -16,9 +18,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-demo: install  ## generate, validate and summarize the sample ledger
+demo: install  ## the whole job on the built-in sample ledger
 	$(BIN)/o2c generate --customers 1500 --months 30 --seed 42 --shock-month 25 --out $(DEMO_LEDGER)
 	$(BIN)/o2c validate $(DEMO_LEDGER)
+	$(BIN)/o2c features build --ledger $(DEMO_LEDGER) --per-invoice --out $(WORKDIR)/demo-invoice-features.parquet
+	$(BIN)/o2c features build --ledger $(DEMO_LEDGER) --as-of $(DEMO_AS_OF) --out $(WORKDIR)/demo-snapshot.parquet
+	$(BIN)/o2c train --ledger $(DEMO_LEDGER) --valid-from $(DEMO_VALID_FROM)
 
 test: install  ## the whole test suite
 	$(BIN)/pytest

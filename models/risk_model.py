@@ -50,6 +50,24 @@ class Calibration:
         return sigmoid(self.slope * np.asarray(raw_logit) + self.intercept)
 
 
+def design_matrix(
+    frame: pd.DataFrame, features: list[str], categories: dict[str, list[str]]
+) -> pd.DataFrame:
+    """`features` of `frame` as LightGBM input: floats, and categoricals with fixed categories
+    (values unseen in training become missing)."""
+    missing = [c for c in features if c not in frame.columns]
+    if missing:
+        raise ValueError(f"feature frame lacks the model's columns: {', '.join(missing)}")
+    matrix = frame[features].copy()
+    for column in features:
+        if column in categories:
+            matrix[column] = pd.Categorical(matrix[column].astype("string"),
+                                            categories=categories[column])
+        else:
+            matrix[column] = pd.to_numeric(matrix[column], errors="raise").astype(float)
+    return matrix
+
+
 @dataclass
 class RiskModel:
     """A calibrated LightGBM classifier over named features."""
@@ -62,17 +80,7 @@ class RiskModel:
 
     def design_matrix(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The model's input columns in order; categoricals with the training categories."""
-        missing = [c for c in self.features if c not in frame.columns]
-        if missing:
-            raise ValueError(f"feature frame lacks the model's columns: {', '.join(missing)}")
-        matrix = frame[self.features].copy()
-        for column in self.features:
-            if column in self.categories:
-                matrix[column] = pd.Categorical(matrix[column].astype("string"),
-                                                categories=self.categories[column])
-            else:
-                matrix[column] = pd.to_numeric(matrix[column], errors="raise").astype(float)
-        return matrix
+        return design_matrix(frame, self.features, self.categories)
 
     def raw_logit(self, frame: pd.DataFrame) -> np.ndarray:
         """Uncalibrated log-odds from the booster."""

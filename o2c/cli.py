@@ -7,13 +7,24 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
+from pydantic import ValidationError
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from ledger import LedgerValidationError, load_ledger
+from ledger import Ledger, LedgerValidationError, load_ledger
+from ledger.atomic import atomic_file
 from ledger.summary import summarize
-from o2c.display import console, err_console, show_ledger_errors, show_summary
+from o2c.display import (
+    console,
+    err_console,
+    show_feature_catalog,
+    show_ledger_errors,
+    show_summary,
+    show_training,
+)
+from o2c.settings import Settings, load_settings
 
 app = typer.Typer(
     name="o2c",
@@ -69,8 +80,7 @@ def generate(
         try:
             write_ledger(tables, out)
         except FileExistsError as exc:
-            err_console.print(f"error: {exc}", markup=False, highlight=False)
-            raise typer.Exit(code=1) from None
+            _fail(str(exc))
     counts = ", ".join(f"{len(t):,} {name}" for name, t in tables.items()
                        if not name.startswith("truth_"))
     console.print(f"Wrote {out}: {counts} (ground truth in truth_*.parquet)", highlight=False)
@@ -85,15 +95,131 @@ def validate(
 ) -> None:
     """Check a ledger against the contract; print its summary, or every problem and exit 1."""
     as_of_date = _parse_date(as_of, "--as-of")
-    try:
-        loaded = load_ledger(ledger)
-    except LedgerValidationError as exc:
-        show_ledger_errors(exc)
-        raise typer.Exit(code=1) from None
+    loaded = _load(ledger)
     try:
         show_summary(summarize(loaded, as_of_date))
     finally:
         loaded.close()
+
+
+features_app = typer.Typer(help="Point-in-time features: list them, build them.",
+                            no_args_is_help=True)
+app.add_typer(features_app, name="features")
+
+
+@features_app.command("list")
+def features_list(
+    scope: Annotated[str | None, typer.Option(
+        help="Only the features one builder outputs: invoice, snapshot or customer.")] = None,
+) -> None:
+    """Print every feature with its meaning, window and the tables it needs."""
+    from features.catalog import catalog_rows
+
+    try:
+        rows = catalog_rows(scope)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--scope") from None
+    show_feature_catalog(rows)
+
+
+@features_app.command("build")
+def features_build(
+    ledger: Annotated[Path, typer.Option(help="Ledger folder of Parquet/CSV files, or a DuckDB "
+                                         "database file.", envvar="O2C_LEDGER")],
+    out: Annotated[Path, typer.Option(help="Parquet file to write (replaced atomically).")],
+    as_of: Annotated[str | None, typer.Option(
+        help="Build the snapshot of invoices open at this date, YYYY-MM-DD (features use only "
+             "facts dated before it).")] = None,
+    per_invoice: Annotated[bool, typer.Option(
+        "--per-invoice", help="Build the training table instead: one row per invoice with "
+                              "features as of its issue date.")] = False,
+) -> None:
+    """Write the snapshot as of a date, or the per-invoice training table, to Parquet."""
+    from features import build_snapshot, write_invoice_features
+
+    if per_invoice == (as_of is not None):
+        raise typer.BadParameter("give exactly one of --as-of DATE and --per-invoice")
+    loaded = _load(ledger)
+    with console.status("Building features..."), atomic_file(out) as temporary:
+        if per_invoice:
+            rows = write_invoice_features(loaded, temporary)
+            what = "invoices with features as of their issue date"
+        else:
+            snapshot = build_snapshot(loaded, _parse_date(as_of, "--as-of"))
+            snapshot.to_parquet(temporary, index=False)
+            rows, what = len(snapshot), f"open invoices as of {as_of}"
+    console.print(f"Wrote {out}: {rows:,} {what}", highlight=False)
+
+
+@app.command()
+def train(
+    ledger: Annotated[Path, typer.Option(help="Ledger folder of Parquet/CSV files, or a DuckDB "
+                                         "database file.", envvar="O2C_LEDGER")],
+    valid_from: Annotated[str, typer.Option(
+        help="First day of the out-of-time validation period, YYYY-MM-DD: training uses only "
+             "what was known before it.")],
+    grace_days: Annotated[int | None, typer.Option(
+        min=0, help="Days after the due date before a payment counts as late "
+                    "(default from settings: 0).")] = None,
+    json_output: Annotated[bool, typer.Option(
+        "--json", help="End with one line of JSON: metrics, sizes, run id, model version.")]
+    = False,
+    predictions_out: Annotated[Path | None, typer.Option(
+        help="Write the validation invoices' invoice_id, p_late and late to this Parquet file.")]
+    = None,
+) -> None:
+    """Train the late-payment model out of time, log it to MLflow, and promote it if better."""
+    import json
+
+    from training.pipeline import train_late_payment_model
+    from training.tracking import Tracking
+
+    settings = _settings()
+    config = settings.training
+    if grace_days is not None:
+        config = config.model_copy(update={"grace_days": grace_days})
+    valid_date = _parse_date(valid_from, "--valid-from")
+    loaded = _load(ledger)
+    tracking = Tracking(settings.tracking_uri, settings.experiment, settings.artifact_location)
+    with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                  console=err_console, transient=True) as progress:
+        task = progress.add_task("training", total=None)
+        try:
+            result = train_late_payment_model(
+                loaded, valid_from=valid_date, config=config, tracking=tracking,
+                progress=lambda step: progress.update(task, description=step))
+        except ValueError as exc:
+            _fail(str(exc))
+    if predictions_out is not None:
+        with atomic_file(predictions_out) as temporary:
+            result.predictions.to_parquet(temporary, index=False)
+    summary = result.summary()
+    show_training(summary, result.comparison.to_dict("records"))
+    if json_output:
+        print(json.dumps(summary, sort_keys=True))
+
+
+def _settings() -> Settings:
+    """Settings from o2c.toml and O2C_ variables, or a clear error."""
+    try:
+        return load_settings()
+    except (FileNotFoundError, ValidationError) as exc:
+        _fail(f"configuration: {exc}")
+
+
+def _load(path: Path) -> Ledger:
+    """A validated ledger, or every problem printed and exit 1."""
+    try:
+        return load_ledger(path)
+    except LedgerValidationError as exc:
+        show_ledger_errors(exc)
+        raise typer.Exit(code=1) from None
+
+
+def _fail(message: str) -> NoReturn:
+    """Print an error to stderr and exit 1."""
+    err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(code=1)
 
 
 if __name__ == "__main__":

@@ -52,3 +52,31 @@ def show_summary(summary: LedgerSummary) -> None:
 def show_ledger_errors(error: LedgerValidationError) -> None:
     """Print every problem of an invalid ledger to stderr, one per line, never truncated."""
     err_console.print(str(error), markup=False, highlight=False, soft_wrap=True)
+
+
+def show_training(summary: dict, comparison_rows: list[dict]) -> None:
+    """Print the model's validation metrics beside the baselines, and the registry decision."""
+    table = Table(title="Out-of-time validation (invoices at issue)", title_justify="left")
+    table.add_column("model")
+    for metric in ("auc", "pr_auc", "brier", "log_loss", "ece", "lift_top_decile"):
+        table.add_column(metric, justify="right")
+    for row in comparison_rows:
+        table.add_row(row["model"], *(f"{row[m]:.4f}" for m in
+                                      ("auc", "pr_auc", "brier", "log_loss", "ece",
+                                       "lift_top_decile")))
+    console.print(table)
+    console.print(f"{summary['n_train']:,} training examples, {summary['n_valid']:,} validation "
+                  f"invoices; MLflow run {summary['run_id']}", highlight=False)
+    verdict = "promoted to champion" if summary["promoted"] else "kept as challenger"
+    console.print(f"{summary['model_name']} v{summary['model_version']} {verdict}: "
+                  f"{summary['promotion_reason']}", highlight=False)
+
+
+def show_feature_catalog(rows: list[dict[str, str]]) -> None:
+    """Print the feature catalog as a table (folded, never truncated)."""
+    table = Table(title=f"{len(rows)} features", title_justify="left", show_lines=False)
+    for column in ("name", "kind", "window", "meaning", "tables"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_row(row["name"], row["kind"], row["window"], row["meaning"], row["tables"])
+    console.print(table)

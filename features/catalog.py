@@ -1,0 +1,304 @@
+"""Every feature, defined once: name, meaning, window, kind, dtype, tables and its SQL.
+
+A feature's `sql` is a DuckDB expression. `{measure}` stands for the sum (or max/min) of an
+event-ledger measure (`features.events.MEASURES`) over the feature's window as of the row's
+date; `{measure@all}` or `{measure@90}` names the window explicitly. The other names it uses
+are columns every builder provides:
+
+- `as_of` (DATE): the date the features are as of;
+- customer: `rate` (reporting-currency units per unit of the customer's currency),
+  `credit_limit_c` (cents), `created_date`, `payment_terms_days`, `country`, `industry`,
+  `segment`;
+- invoice (kinds `invoice` and `state`): `amount_c` (cents), `issue_date`, `due_date`,
+  `currency`;
+- invoice state as of `as_of` (kind `state`, snapshot only): `inv_open_c`, `inv_paid_c`,
+  `inv_credited_c`, `inv_payments_n`, `inv_open_dispute`, `inv_active_promise`,
+  `inv_broken_promise`.
+
+Windows: a feature as of T uses facts dated strictly before T; a window of w days covers the
+facts dated from T - w to T - 1 inclusive (T - w counts, T itself does not). "all" covers all
+history before T; "as of" marks point-in-time state (what is open at T); "static" a customer
+attribute. Ratios with an empty denominator are null (NaN); counts and amounts of a customer
+without history are 0.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from features.events import AGING_LABELS, MEASURES
+
+FeatureKind = Literal["history", "exposure", "activity", "invoice", "customer", "state"]
+
+WINDOWS: tuple[int | None, ...] = (None, 90, 180, 365)
+"""History windows in days; None is all history."""
+
+TREND_WINDOW = 90
+"""The recent window the trend features compare with all history."""
+
+_PLACEHOLDER = re.compile(r"\{(\w+)(?:@(\w+))?\}")
+
+KIND_SCOPE: dict[str, tuple[str, ...]] = {
+    "history": ("invoice", "snapshot", "customer"),
+    "exposure": ("invoice", "snapshot", "customer"),
+    "activity": ("invoice", "snapshot", "customer"),
+    "customer": ("invoice", "snapshot", "customer"),
+    "invoice": ("invoice", "snapshot"),
+    "state": ("snapshot",),
+}
+"""Which builders output the features of each kind."""
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """One feature: what it means, over which window, and how it is computed."""
+
+    name: str
+    """Column name in the builders' output."""
+    meaning: str
+    """One sentence a data scientist or credit manager understands."""
+    kind: FeatureKind
+    """history (payment behaviour), exposure (open balances), activity, invoice, customer
+    (static attributes) or state (the invoice's own state, snapshot only)."""
+    sql: str
+    """DuckDB expression; `{measure}` / `{measure@window}` are event-ledger aggregates."""
+    window: int | None = None
+    """Window in days for `{measure}` placeholders; None = all history (or point in time)."""
+    dtype: Literal["float64", "string", "bool"] = "float64"
+    """dtype of the output column (float64 features use NaN for missing)."""
+    extra_tables: tuple[str, ...] = ()
+    """Ledger tables used besides those of the measures (fx_rates is added by itself)."""
+    window_label: str | None = None
+    """How the window is shown when `window` alone does not say it (e.g. a trend)."""
+
+    @property
+    def measures(self) -> list[tuple[str, int | None]]:
+        """The (measure, window) pairs the expression uses."""
+        pairs = []
+        for name, window in _PLACEHOLDER.findall(self.sql):
+            if name not in MEASURES:
+                raise ValueError(f"feature {self.name!r} uses unknown measure {name!r}")
+            pairs.append((name, self.window if not window else _parse_window(window)))
+        return pairs
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        """Ledger tables the feature needs (`customers` always)."""
+        names = {"customers", *self.extra_tables}
+        if re.search(r"\brate\b", self.sql):
+            names.add("fx_rates")
+        for measure, _ in self.measures:
+            names.update(MEASURES[measure].tables)
+        return tuple(sorted(names))
+
+    @property
+    def window_text(self) -> str:
+        """The window as shown to people: `90d`, `all`, `as of` or `static`."""
+        if self.window_label is not None:
+            return self.window_label
+        if self.window is not None:
+            return f"{self.window}d"
+        if self.kind in ("history", "activity"):
+            return "all"
+        if self.kind in ("customer",) and not self.measures:
+            return "static"
+        return "as of"
+
+    @property
+    def scope(self) -> tuple[str, ...]:
+        """Builders that output the feature: invoice, snapshot, customer."""
+        return KIND_SCOPE[self.kind]
+
+    def expression(self) -> str:
+        """The SQL with every placeholder replaced by its aggregate column name."""
+        return _PLACEHOLDER.sub(
+            lambda m: measure_column(m.group(1), self.window if not m.group(2)
+                                     else _parse_window(m.group(2))),
+            self.sql,
+        )
+
+
+def measure_column(measure: str, window: int | None) -> str:
+    """Name of the column holding `measure` aggregated over `window`."""
+    return f"{measure}__{'all' if window is None else window}"
+
+
+def _parse_window(text: str) -> int | None:
+    return None if text == "all" else int(text)
+
+
+def _suffix(window: int | None) -> str:
+    return "all" if window is None else f"{window}d"
+
+
+def _span(window: int | None) -> str:
+    return "over all history" if window is None else f"in the last {window} days"
+
+
+def _history(window: int | None) -> list[FeatureSpec]:
+    s, span = _suffix(window), _span(window)
+    return [
+        FeatureSpec(f"settled_count_{s}", f"Invoices settled {span}.", "history",
+                    "{settled_n}", window),
+        FeatureSpec(f"late_share_{s}", f"Share of the invoices settled {span} that were "
+                    "settled after their due date.", "history",
+                    "{late_n} / nullif({settled_n}, 0)", window),
+        FeatureSpec(f"days_late_mean_{s}", f"Mean days late (settlement - due date, negative "
+                    f"= early) of the invoices settled {span}.", "history",
+                    "{days_late_sum} / nullif({settled_n}, 0)", window),
+        FeatureSpec(f"days_late_std_{s}", "Standard deviation (population) of days late of "
+                    f"the invoices settled {span}.", "history",
+                    "sqrt(({settled_n} * {days_late_sq} - {days_late_sum} * {days_late_sum})"
+                    " / nullif({settled_n} * {settled_n}, 0))", window),
+        FeatureSpec(f"days_late_weighted_{s}", "Amount-weighted mean days late of the "
+                    f"invoices settled {span}.", "history",
+                    "{days_late_c} / nullif({settled_c}, 0)", window),
+    ]
+
+
+def _bucket_text(label: str) -> str:
+    return label.replace("_plus", "+").replace("_", "-")
+
+
+_STATE_TABLES = ("invoices", "payments", "credit_notes")
+
+
+def _catalog() -> list[FeatureSpec]:
+    specs: list[FeatureSpec] = []
+    for window in WINDOWS:
+        specs += _history(window)
+    t = TREND_WINDOW
+    specs += [
+        FeatureSpec("late_share_trend", f"Late share in the last {t} days minus late share "
+                    "over all history (positive = paying late more often lately).", "history",
+                    f"{{late_n@{t}}} / nullif({{settled_n@{t}}}, 0) "
+                    "- {late_n@all} / nullif({settled_n@all}, 0)", window_label=f"{t}d vs all"),
+        FeatureSpec("days_late_trend", f"Mean days late in the last {t} days minus mean days "
+                    "late over all history.", "history",
+                    f"{{days_late_sum@{t}}} / nullif({{settled_n@{t}}}, 0) "
+                    "- {days_late_sum@all} / nullif({settled_n@all}, 0)",
+                    window_label=f"{t}d vs all"),
+        FeatureSpec("days_since_last_late", "Days since the last invoice settled late "
+                    "(null if none).", "history", "as_of - {last_late_date}"),
+        FeatureSpec("open_invoice_count", "Invoices open (issued, not settled).",
+                    "exposure", "{open_n}"),
+        FeatureSpec("open_balance_base", "Open amount of all the customer's invoices, in the "
+                    "reporting currency.", "exposure", "{open_c} / 100 * rate"),
+        *(FeatureSpec(f"overdue_{label}_amount", f"Open amount {_bucket_text(label)} days "
+                      "past due, in the reporting currency.", "exposure",
+                      f"{{overdue_{label}_c}} / 100 * rate")
+          for label in AGING_LABELS),
+        FeatureSpec("overdue_share", "Share of the open amount that is past due.", "exposure",
+                    " + ".join(f"{{overdue_{label}_c}}" for label in AGING_LABELS).join(
+                        ("(", ") / nullif({open_c}, 0)"))),
+        FeatureSpec("utilization", "Open amount over the credit limit (null when the limit "
+                    "is 0).", "exposure", "{open_c} / nullif(credit_limit_c, 0)"),
+        FeatureSpec("disputes_opened_all", "Disputes opened over all history.", "history",
+                    "{disputes_opened_n}"),
+        FeatureSpec("disputes_opened_365d", "Disputes opened in the last 365 days.",
+                    "history", "{disputes_opened_n}", 365),
+        FeatureSpec("disputes_open", "Disputes open (opened and not yet resolved).",
+                    "exposure", "{disputes_open_n}"),
+        FeatureSpec("credit_note_share_all", "Amount credited over amount invoiced, all "
+                    "history.", "history", "{credited_c} / nullif({invoiced_c}, 0)"),
+        FeatureSpec("credit_note_share_365d", "Amount credited over amount invoiced in the "
+                    "last 365 days (each by its own date).", "history",
+                    "{credited_c} / nullif({invoiced_c}, 0)", 365),
+    ]
+    for window in (None, 365):
+        s, span = _suffix(window), _span(window)
+        specs += [
+            FeatureSpec(f"promises_made_{s}", f"Promises to pay made {span}.", "history",
+                        "{promises_made_n}", window),
+            FeatureSpec(f"promises_kept_{s}", f"Promises whose promised date fell {span} and "
+                        "that were kept (judged from payments).", "history",
+                        "{promises_kept_n}", window),
+            FeatureSpec(f"promises_broken_{s}", f"Promises whose promised date fell {span} "
+                        "and that were broken (judged from payments).", "history",
+                        "{promises_broken_n}", window),
+        ]
+    specs += [
+        FeatureSpec("promises_active", "Promises made whose promised date has not come yet.",
+                    "exposure", "{promises_made_n} - {promises_kept_n} - {promises_broken_n}"),
+        FeatureSpec("invoice_count_365d", "Invoices issued in the last 365 days.", "activity",
+                    "{invoices_n}", 365),
+        FeatureSpec("invoiced_amount_base_365d", "Amount invoiced in the last 365 days, in the "
+                    "reporting currency.", "activity", "{invoiced_c} / 100 * rate", 365),
+        FeatureSpec("log_amount", "Natural log of 1 + the invoice amount in the reporting "
+                    "currency.", "invoice", "ln(1 + amount_c / 100 * rate)",
+                    extra_tables=("invoices",)),
+        FeatureSpec("amount_vs_typical", "Invoice amount over the customer's mean invoice "
+                    "amount before as_of (null without earlier invoices).", "invoice",
+                    "amount_c / nullif({invoiced_c} / nullif({invoices_n}, 0), 0)"),
+        FeatureSpec("terms_days", "Payment terms of the invoice: due date - issue date.",
+                    "invoice", "due_date - issue_date", extra_tables=("invoices",)),
+        FeatureSpec("quarter_end", "1 if the invoice was issued in the last 15 days of a "
+                    "calendar quarter, else 0.", "invoice",
+                    "CAST(CAST(date_trunc('quarter', issue_date) + INTERVAL 3 MONTH AS DATE) "
+                    "- issue_date <= 15 AS INTEGER)", extra_tables=("invoices",)),
+        FeatureSpec("country", "Customer country (ISO 3166 alpha-2).", "customer", "country",
+                    dtype="string"),
+        FeatureSpec("industry", "Customer industry.", "customer", "industry", dtype="string"),
+        FeatureSpec("segment", "Customer size segment.", "customer", "segment",
+                    dtype="string"),
+        FeatureSpec("payment_terms_days", "Customer's standard payment terms in days.",
+                    "customer", "payment_terms_days"),
+        FeatureSpec("credit_limit_base", "Customer's current credit limit in the reporting "
+                    "currency.", "customer", "credit_limit_c / 100 * rate"),
+        FeatureSpec("tenure_days", "Days since the account was opened (created_date, else "
+                    "the first invoice before as_of).", "customer",
+                    "as_of - coalesce(created_date, {first_invoice_date})"),
+        FeatureSpec("currency", "Invoice currency.", "state", "currency", dtype="string",
+                    extra_tables=("invoices",)),
+        FeatureSpec("open_amount", "Open amount of the invoice as of as_of, in its currency.",
+                    "state", "inv_open_c / 100", extra_tables=_STATE_TABLES),
+        FeatureSpec("open_amount_base", "Open amount of the invoice in the reporting "
+                    "currency.", "state", "inv_open_c / 100 * rate",
+                    extra_tables=_STATE_TABLES),
+        FeatureSpec("days_past_due", "as_of - due date: days past due (negative = days "
+                    "until due).", "state", "as_of - due_date", extra_tables=("invoices",)),
+        FeatureSpec("age_days", "as_of - issue date.", "state", "as_of - issue_date",
+                    extra_tables=("invoices",)),
+        FeatureSpec("paid_share", "Share of the invoice amount paid before as_of (partial "
+                    "payments).", "state", "inv_paid_c / nullif(amount_c, 0)",
+                    extra_tables=("invoices", "payments")),
+        FeatureSpec("credited_share", "Share of the invoice amount credited before as_of.",
+                    "state", "inv_credited_c / nullif(amount_c, 0)",
+                    extra_tables=("invoices", "credit_notes")),
+        FeatureSpec("payments_count", "Payments received on the invoice before as_of.",
+                    "state", "inv_payments_n", extra_tables=("invoices", "payments")),
+        FeatureSpec("has_open_dispute", "The invoice has a dispute opened before as_of and "
+                    "not resolved before as_of.", "state", "inv_open_dispute", dtype="bool",
+                    extra_tables=("invoices", "disputes")),
+        FeatureSpec("has_active_promise", "A promise to pay made before as_of, promised for "
+                    "as_of or later, covers the invoice (or the customer, naming no invoice).",
+                    "state", "inv_active_promise", dtype="bool",
+                    extra_tables=("invoices", "promises")),
+        FeatureSpec("has_broken_promise", "A promise on the invoice (or a customer-wide one "
+                    "made since its issue) was broken before as_of.", "state",
+                    "inv_broken_promise", dtype="bool",
+                    extra_tables=("invoices", "promises", "payments", "credit_notes")),
+    ]
+    return specs
+
+
+def feature_catalog(scope: str | None = None) -> list[FeatureSpec]:
+    """Every feature in output order; with `scope` ('invoice', 'snapshot', 'customer') only
+    the features that builder outputs."""
+    if scope not in (None, "invoice", "snapshot", "customer"):
+        raise ValueError(f"scope must be None, 'invoice', 'snapshot' or 'customer', "
+                         f"got {scope!r}")
+    specs = _catalog()
+    return [s for s in specs if scope is None or scope in s.scope]
+
+
+def catalog_rows(scope: str | None = None) -> list[dict[str, str]]:
+    """The catalog as printable rows: name, kind, window, dtype, tables, outputs, meaning."""
+    return [
+        {"name": spec.name, "kind": spec.kind, "window": spec.window_text,
+         "dtype": spec.dtype, "tables": ", ".join(spec.tables),
+         "outputs": ", ".join(spec.scope), "meaning": spec.meaning}
+        for spec in feature_catalog(scope)
+    ]

@@ -1,0 +1,292 @@
+"""The three feature builders: per invoice (training), snapshot (scoring) and per customer.
+
+Every builder reads the ledger's DuckDB connection through a private cursor (its temporary
+tables vanish with it) and returns a pandas DataFrame. Columns: the keys and dates, then the
+features of `feature_catalog(scope)` in catalog order. float64 features use NaN for missing;
+strings use pandas' Arrow-backed `string` dtype (compact for millions of ids); dates are
+`datetime64[ns]`; the snapshot's `has_*` flags are bool. Rows are sorted by
+(customer_id, invoice_id), customer frames by customer_id.
+
+Point in time: a row as of T uses only facts dated before T (see `features.events`).
+
+Large ledgers: the builders use the connection's DuckDB settings. For ~10M invoices set
+`memory_limit` and `preserve_insertion_order = false` on `ledger.con`, and write the
+per-invoice table with `write_invoice_features` (bounded memory) rather than holding it in
+pandas (about 0.5 GB per million invoices). benchmarks/bench_features.py has the figures.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from features.asof import asof_values
+from features.catalog import feature_catalog
+from features.compile import asof_hist_stage, needed_measures, projection
+from features.events import MEASURES, base_stages, event_stages, events_stage
+from features.sql import Stage, date_literal, materialize, with_query
+from ledger.loader import Ledger
+
+INVOICE_KEYS: tuple[str, ...] = ("invoice_id", "customer_id", "as_of", "issue_date", "due_date")
+"""Leading columns of per-invoice and snapshot frames."""
+
+CUSTOMER_KEYS: tuple[str, ...] = ("customer_id", "as_of")
+"""Leading columns of customer frames."""
+
+CHUNK_INVOICES = 1_500_000
+"""Per-invoice features are built for groups of customers holding about this many invoices
+at a time, which bounds memory on large ledgers."""
+
+
+def output_columns(scope: str) -> list[str]:
+    """Column names a builder returns: keys, then features ('invoice', 'snapshot', 'customer')."""
+    keys = CUSTOMER_KEYS if scope == "customer" else INVOICE_KEYS
+    return [*keys, *(s.name for s in feature_catalog(scope))]
+
+
+# --------------------------------------------------------------------------- per invoice
+
+
+def build_invoice_features(
+    ledger: Ledger, *, start: dt.date | None = None, end: dt.date | None = None,
+    chunk_invoices: int = CHUNK_INVOICES,
+) -> pd.DataFrame:
+    """One row per invoice, with the features as of its issue date (the training table).
+
+    Columns: `invoice_id`, `customer_id`, `as_of` (= `issue_date`), `issue_date`, `due_date`,
+    then `feature_catalog("invoice")`. Only invoices issued in [start, end) when given; their
+    features still use all history before their issue date. No labels.
+    """
+    tables = list(invoice_feature_batches(ledger, start=start, end=end,
+                                          chunk_invoices=chunk_invoices))
+    return _to_pandas(pa.concat_tables(tables))
+
+
+def write_invoice_features(
+    ledger: Ledger, path: str | Path, *, start: dt.date | None = None,
+    end: dt.date | None = None, chunk_invoices: int = CHUNK_INVOICES,
+) -> int:
+    """Write `build_invoice_features` to one Parquet file, a chunk at a time; return the rows.
+
+    Memory stays bounded by the chunk size, whatever the ledger's size.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rows = 0
+    writer: pq.ParquetWriter | None = None
+    try:
+        for table in invoice_feature_batches(ledger, start=start, end=end,
+                                             chunk_invoices=chunk_invoices):
+            if writer is None:
+                writer = pq.ParquetWriter(path, table.schema)
+            writer.write_table(table)
+            rows += table.num_rows
+    finally:
+        if writer is not None:
+            writer.close()
+    return rows
+
+
+def invoice_feature_batches(
+    ledger: Ledger, *, start: dt.date | None = None, end: dt.date | None = None,
+    chunk_invoices: int = CHUNK_INVOICES,
+) -> Iterator[pa.Table]:
+    """Per-invoice features as Arrow tables, one per group of customers, in output order."""
+    if chunk_invoices < 1:
+        raise ValueError(f"chunk_invoices must be an integer >= 1, got {chunk_invoices!r}")
+    specs = feature_catalog("invoice")
+    pairs = needed_measures(specs)
+    columns = ", ".join(
+        f"CAST(coalesce({m}, 0) AS BIGINT) AS {m}" if MEASURES[m].agg == "sum" else m
+        for m in dict.fromkeys(measure for measure, _ in pairs))
+    issue_range = _issue_range(start, end)
+    final = f"""
+        SELECT invoice_id, customer_id, as_of, issue_date, due_date, {projection(specs)}
+        FROM (SELECT *, issue_date AS as_of FROM inv WHERE {issue_range}) i
+        JOIN cust c USING (ck) JOIN hist h USING (ik)
+        ORDER BY customer_id, invoice_id"""
+    cursor = ledger.con.cursor()
+    try:
+        cust, *_ = base_stages()
+        materialize(cursor, [cust])
+        for low, high in _customer_chunks(cursor, issue_range, chunk_invoices):
+            stages = [*base_stages(customers=f"ck BETWEEN {low} AND {high}")[1:],
+                      events_stage()]
+            inline = materialize(cursor, stages, replace=True)
+            events = cursor.sql(with_query(inline, f"""
+                SELECT ck, d, {columns} FROM events ORDER BY ck, d
+            """)).to_arrow_table()
+            queries = cursor.sql(f"SELECT ik, ck, issue_date AS as_of FROM inv "
+                                 f"WHERE {issue_range} ORDER BY ck, as_of").to_arrow_table()
+            values = asof_values(events, queries, pairs)
+            del events
+            hist = values.add_column(0, "ik", queries["ik"])
+            cursor.register("hist", hist)
+            try:
+                yield cursor.sql(with_query(inline, final)).to_arrow_table()
+            finally:
+                cursor.unregister("hist")
+    finally:
+        cursor.close()
+
+
+def _issue_range(start: dt.date | None, end: dt.date | None) -> str:
+    conditions = ["TRUE"]
+    if start is not None:
+        conditions.append(f"issue_date >= {date_literal(start)}")
+    if end is not None:
+        conditions.append(f"issue_date < {date_literal(end)}")
+    return " AND ".join(conditions)
+
+
+def _customer_chunks(cursor: duckdb.DuckDBPyConnection, issue_range: str,
+                     chunk_invoices: int) -> list[tuple[int, int]]:
+    """Ranges of customer keys holding about `chunk_invoices` invoices each (at least one)."""
+    counts = cursor.sql(f"""
+        SELECT c.ck, count(i.invoice_id) AS n FROM cust c
+        LEFT JOIN (SELECT customer_id, invoice_id FROM invoices WHERE {issue_range}) i
+            USING (customer_id)
+        GROUP BY c.ck ORDER BY c.ck""").fetchnumpy()
+    keys, n = counts["ck"], np.asarray(counts["n"])
+    if len(keys) == 0:
+        return [(1, 0)]
+    group = np.cumsum(n) // chunk_invoices
+    starts = np.flatnonzero(np.diff(group, prepend=-1))
+    ends = np.append(starts[1:], len(keys)) - 1
+    return [(int(keys[s]), int(keys[e])) for s, e in zip(starts, ends, strict=True)]
+
+
+# --------------------------------------------------------------------------- as of one date
+
+
+def snapshot_stages(as_of: dt.date) -> tuple[list[Stage], str]:
+    """Stages and final SELECT of `build_snapshot`."""
+    t = date_literal(as_of)
+    specs = feature_catalog("snapshot")
+    stages = [
+        *event_stages(before=as_of),
+        asof_hist_stage(specs, as_of),
+        Stage("open_inv", f"""
+            SELECT s.invoice_id, s.ck, s.issue_date, s.due_date, i.currency, s.amount_c,
+                   {t} AS as_of,
+                   coalesce(a.paid_c, 0) AS inv_paid_c,
+                   coalesce(a.credited_c, 0) AS inv_credited_c,
+                   coalesce(a.payments_n, 0) AS inv_payments_n,
+                   s.amount_c - coalesce(a.paid_c, 0) - coalesce(a.credited_c, 0)
+                   AS inv_open_c,
+                   s.invoice_id IN (
+                       SELECT invoice_id FROM disputes
+                       WHERE opened_date < {t} AND coalesce(resolved_date >= {t}, TRUE)
+                   ) AS inv_open_dispute,
+                   s.invoice_id IN (
+                       SELECT invoice_id FROM prom
+                       WHERE promised_date >= {t} AND invoice_id IS NOT NULL
+                   ) OR s.ck IN (
+                       SELECT ck FROM prom WHERE promised_date >= {t} AND invoice_id IS NULL
+                   ) AS inv_active_promise,
+                   s.invoice_id IN (
+                       SELECT invoice_id FROM prom_judged
+                       WHERE promised_date < {t} AND NOT kept AND invoice_id IS NOT NULL
+                   ) OR coalesce(s.issue_date <= b.last_broken_created, FALSE)
+                   AS inv_broken_promise
+            FROM inv_state s JOIN (SELECT ik, currency FROM inv) i USING (ik)
+            LEFT JOIN (
+                SELECT ik, sum(pay_c) AS paid_c, sum(cn_c) AS credited_c,
+                       sum(pay_n) AS payments_n
+                FROM app_cum
+                WHERE ik IN (SELECT ik FROM inv_state WHERE settle_date IS NULL)
+                GROUP BY ik
+            ) a USING (ik)
+            LEFT JOIN (
+                SELECT ck, max(created_date) AS last_broken_created FROM prom_judged
+                WHERE promised_date < {t} AND NOT kept AND invoice_id IS NULL GROUP BY ck
+            ) b USING (ck)
+            WHERE s.settle_date IS NULL"""),
+    ]
+    final = f"""
+        SELECT invoice_id, customer_id, as_of, issue_date, due_date, {projection(specs)}
+        FROM open_inv JOIN cust c USING (ck) JOIN hist h USING (ck)
+        ORDER BY customer_id, invoice_id"""
+    return stages, final
+
+
+def customer_stages(as_of: dt.date) -> tuple[list[Stage], str]:
+    """Stages and final SELECT of `build_customer_features`."""
+    specs = feature_catalog("customer")
+    stages = [*event_stages(before=as_of), asof_hist_stage(specs, as_of)]
+    final = f"""
+        SELECT customer_id, as_of, {projection(specs)}
+        FROM (SELECT *, {date_literal(as_of)} AS as_of FROM cust) c JOIN hist h USING (ck)
+        ORDER BY customer_id"""
+    return stages, final
+
+
+def build_snapshot(ledger: Ledger, as_of: dt.date) -> pd.DataFrame:
+    """One row per invoice open at `as_of`: customer features and the invoice's own state.
+
+    Open = issued before `as_of` and not settled by payments and credit notes dated before
+    it. Columns: `invoice_id`, `customer_id`, `as_of`, `issue_date`, `due_date`, then
+    `feature_catalog("snapshot")`: customer history and exposure as of `as_of`, invoice
+    features, and the invoice's state (`currency`, `open_amount`, `open_amount_base`,
+    `days_past_due`, `age_days`, `paid_share`, `credited_share`, `payments_count`,
+    `has_open_dispute`, `has_active_promise`, `has_broken_promise`).
+    """
+    return _run(ledger, *snapshot_stages(as_of))
+
+
+def build_customer_features(ledger: Ledger, as_of: dt.date) -> pd.DataFrame:
+    """One row per customer of the ledger (with or without invoices), features as of `as_of`.
+
+    Columns: `customer_id`, `as_of`, then `feature_catalog("customer")`.
+    """
+    return _run(ledger, *customer_stages(as_of))
+
+
+def invoice_settlements(ledger: Ledger, *, before: dt.date | None = None) -> pd.DataFrame:
+    """Per invoice (issued before `before`, all if None): its settlement date, if settled.
+
+    Columns `invoice_id`, `customer_id`, `issue_date`, `due_date`, `amount`, `settle_date`
+    (NaT when payments and credit notes dated before `before` do not cover the amount): the
+    settlement rule of every feature, for labels. Sorted by (customer_id, invoice_id).
+    """
+    final = """
+        SELECT s.invoice_id, c.customer_id, s.issue_date, s.due_date,
+               s.amount_c / 100 AS amount, s.settle_date
+        FROM inv_state s JOIN cust c USING (ck)
+        ORDER BY customer_id, invoice_id"""
+    return _run(ledger, base_stages(before), final)
+
+
+def _run(ledger: Ledger, stages: list[Stage], final: str) -> pd.DataFrame:
+    cursor = ledger.con.cursor()
+    try:
+        inline = materialize(cursor, stages)
+        return _to_pandas(cursor.sql(with_query(inline, final)).to_arrow_table())
+    finally:
+        cursor.close()
+
+
+def _to_pandas(table: pa.Table) -> pd.DataFrame:
+    """Arrow to pandas: compact strings, NaN floats, datetime64[ns] dates.
+
+    The Arrow buffers (owned per batch by DuckDB) stay alive until the conversion ends, so
+    the peak is about twice the frame.
+    """
+    return table.to_pandas(
+        types_mapper=_string_mapper, date_as_object=False, coerce_temporal_nanoseconds=True,
+        split_blocks=True,
+    )
+
+
+def _string_mapper(arrow_type: pa.DataType) -> pd.api.extensions.ExtensionDtype | None:
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) or \
+            pa.types.is_string_view(arrow_type):
+        return pd.StringDtype("pyarrow")
+    return None

@@ -1,0 +1,181 @@
+"""Training and validation examples: features as of a date, labels only once matured.
+
+Label: an invoice is late when it is settled more than `grace_days` after its due date.
+Maturity as of a cut-off C (facts dated before C are known): the outcome is known when the
+invoice was settled before C, or is still open and more than `grace_days` past due at C.
+Examples are kept by cohort: an invoice is used only when its due date + grace is before C,
+so that every invoice of the cohort has matured. (Keeping invoices that happen to be settled
+early, while dropping the open ones of the same cohort, would bias the labels towards fast
+payers; the rows left out are counted and logged.)
+
+Two kinds of example share one feature layout:
+- at issue: `build_invoice_features`, one row per invoice as of its issue date, with the
+  invoice-state columns set to their value at issue (nothing paid, no dispute, no promise);
+- snapshot: `build_snapshot` at periodic as-of dates, open invoices not yet late at that date,
+  so the model also learns to score invoices that are days or weeks old.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from features import build_invoice_features, build_snapshot, invoice_settlements
+from ledger.loader import Ledger
+from ledger.summary import ledger_end
+
+STATE_AT_ISSUE: dict[str, object] = {
+    "age_days": 0.0,
+    "paid_share": 0.0,
+    "credited_share": 0.0,
+    "payments_count": 0.0,
+    "has_open_dispute": False,
+    "has_active_promise": False,
+    "has_broken_promise": False,
+}
+"""Invoice-state columns of the snapshot and their value on the day an invoice is issued
+(`days_past_due` at issue is minus the payment terms, computed from the dates)."""
+
+
+@dataclass
+class ExampleSet:
+    """Feature rows with labels, and what was left out on the way."""
+
+    frame: pd.DataFrame
+    """Features plus `kind` ('issue' or 'snapshot') and `late` (bool)."""
+    counts: dict[str, int] = field(default_factory=dict)
+    """Rows considered and left out, by reason (logged with the run)."""
+
+
+def invoice_outcomes(ledger: Ledger, *, known_before: dt.date) -> pd.DataFrame:
+    """Per invoice issued before `known_before`: due date and settlement date if settled by then.
+
+    Uses only payments and credit notes dated before `known_before`, with the settlement rule
+    of the features (the first day payments plus credit notes cover the amount).
+    """
+    settlements = invoice_settlements(ledger, before=known_before)
+    return settlements[["invoice_id", "due_date", "settle_date"]]
+
+
+def label_outcomes(outcomes: pd.DataFrame, *, cutoff: dt.date, grace_days: int) -> pd.DataFrame:
+    """Add `matured` (the invoice's cohort is fully observable by `cutoff`) and `late`."""
+    cutoff_ts = pd.Timestamp(cutoff)
+    grace = pd.Timedelta(days=grace_days)
+    due = pd.to_datetime(outcomes["due_date"])
+    settled = pd.to_datetime(outcomes["settle_date"])
+    labelled = outcomes.copy()
+    labelled["matured"] = due + grace < cutoff_ts
+    labelled["late"] = (settled - due > grace) | settled.isna()
+    return labelled
+
+
+def issue_examples(features: pd.DataFrame) -> pd.DataFrame:
+    """Per-invoice feature rows completed with the invoice-state columns at issue."""
+    rows = features.copy()
+    rows["days_past_due"] = (rows["as_of"] - rows["due_date"]).dt.days.astype(float)
+    for column, value in STATE_AT_ISSUE.items():
+        rows[column] = value
+    rows["kind"] = "issue"
+    return rows
+
+
+def snapshot_dates(
+    first: dt.date, last: dt.date, *, every_days: int, max_dates: int, warmup_days: int = 90
+) -> list[dt.date]:
+    """As-of dates every `every_days` going back from `last` (inclusive), at most `max_dates`,
+    none earlier than `warmup_days` after `first` (customers need some history)."""
+    dates = []
+    day = last
+    while len(dates) < max_dates and day >= first + dt.timedelta(days=warmup_days):
+        dates.append(day)
+        day -= dt.timedelta(days=every_days)
+    return sorted(dates)
+
+
+def snapshot_examples(
+    ledger: Ledger, dates: list[dt.date], *, grace_days: int
+) -> pd.DataFrame:
+    """Open invoices not yet more than `grace_days` past due, at each of `dates`."""
+    frames = []
+    for day in dates:
+        snapshot = build_snapshot(ledger, day)
+        frames.append(snapshot[snapshot["days_past_due"] <= grace_days])
+    if not frames:
+        return pd.DataFrame()
+    rows = pd.concat(frames, ignore_index=True)
+    rows["kind"] = "snapshot"
+    return rows
+
+
+def labelled(
+    rows: pd.DataFrame, outcomes: pd.DataFrame, counts: dict[str, int], prefix: str
+) -> pd.DataFrame:
+    """Join labels onto example rows and keep matured ones, counting what is left out."""
+    joined = rows.merge(outcomes[["invoice_id", "matured", "late"]], on="invoice_id",
+                        how="left", validate="many_to_one")
+    counts[f"{prefix}_rows"] = len(joined)
+    keep = joined["matured"].fillna(False).astype(bool)
+    counts[f"{prefix}_immature_left_out"] = int((~keep).sum())
+    return joined[keep].drop(columns="matured").reset_index(drop=True)
+
+
+@dataclass
+class SplitExamples:
+    """Out-of-time examples: train on what was known before `valid_from`, validate after."""
+
+    train: ExampleSet
+    valid: ExampleSet
+    valid_from: dt.date
+    end: dt.date
+
+
+def build_examples(
+    ledger: Ledger, *, valid_from: dt.date, grace_days: int, snapshot_every_days: int,
+    snapshot_max_dates: int,
+) -> SplitExamples:
+    """Training examples (as of dates before `valid_from`, labels known before it) and
+    validation examples (from `valid_from` on, labels known by the ledger's end)."""
+    end = ledger_end(ledger)
+    first = ledger.scalar("SELECT min(issue_date) FROM invoices")
+    if end is None or first is None or not first < valid_from < end:
+        raise ValueError(f"valid_from {valid_from} must fall inside the ledger's dates "
+                         f"({first} to {end})")
+    features = issue_examples(build_invoice_features(ledger))
+    snapshots = {"every_days": snapshot_every_days, "max_dates": snapshot_max_dates}
+    train = examples_between(ledger, features, first, valid_from, grace_days=grace_days,
+                             **snapshots)
+    valid = examples_between(ledger, features, valid_from, end, grace_days=grace_days,
+                             warmup_days=0, **snapshots)
+    return SplitExamples(train=train, valid=valid, valid_from=valid_from, end=end)
+
+
+def examples_between(
+    ledger: Ledger, features: pd.DataFrame, start: dt.date, cutoff: dt.date, *,
+    grace_days: int, every_days: int, max_dates: int, warmup_days: int = 90,
+) -> ExampleSet:
+    """Examples as of dates in [start, cutoff) whose labels have matured by `cutoff`.
+
+    Labels use only facts dated before `cutoff`; features only facts before their as-of date.
+    `features` are the per-invoice rows of `issue_examples`.
+    """
+    outcomes = label_outcomes(invoice_outcomes(ledger, known_before=cutoff), cutoff=cutoff,
+                              grace_days=grace_days)
+    issued = features["issue_date"]
+    window = (issued >= pd.Timestamp(start)) & (issued < pd.Timestamp(cutoff))
+    counts: dict[str, int] = {}
+    parts = [labelled(features[window], outcomes, counts, "issue")]
+    dates = [d for d in snapshot_dates(start, cutoff - dt.timedelta(days=1),
+                                       every_days=every_days, max_dates=max_dates,
+                                       warmup_days=warmup_days) if d > start]
+    if dates:
+        rows = snapshot_examples(ledger, dates, grace_days=grace_days)
+        parts.append(labelled(rows, outcomes, counts, "snapshot"))
+    return ExampleSet(_concat(parts), counts)
+
+
+def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    frame = pd.concat([p for p in parts if len(p)], ignore_index=True, sort=False)
+    frame["late"] = frame["late"].astype(bool)
+    return frame.sort_values(["as_of", "invoice_id"], kind="stable").reset_index(drop=True)

@@ -1,0 +1,243 @@
+"""One training run of the late-payment model, from ledger to registered MLflow model.
+
+examples (out of time) -> LightGBM + calibration -> baselines -> evaluation and plots ->
+MLflow run (parameters, metrics, plots, data fingerprint, features, git commit) -> model
+registered as `challenger`, promoted to `champion` only if it beats the champion.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.models import infer_signature
+
+import models.mlflow_model
+from ledger.loader import Ledger
+from models.pyfunc import ARTIFACT_KEY
+from models.risk_model import RiskModel
+from training import plots
+from training.baselines import fit_logistic_baseline, late_share_baseline, logistic_baseline
+from training.config import TrainingConfig
+from training.evaluation import age_band, binary_metrics, compare_models, segment_metrics, size_band
+from training.examples import SplitExamples, build_examples
+from training.fit import fit_risk_model
+from training.tracking import (
+    Promotion,
+    Tracking,
+    git_commit,
+    ledger_fingerprint,
+    pyfunc_scorer,
+    register_and_promote,
+)
+
+MODEL_NAME = "late-payment-risk"
+HEADLINE = ("auc", "pr_auc", "brier", "log_loss", "ece", "lift_top_decile")
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class TrainingResult:
+    """What a training run produced and decided."""
+
+    metrics: dict[str, float]
+    """The model on the validation invoices at issue."""
+    comparison: pd.DataFrame
+    """Model, baselines (and more) side by side on the same validation invoices."""
+    segments: pd.DataFrame
+    n_train: int
+    n_valid: int
+    run_id: str
+    promotion: Promotion
+    predictions: pd.DataFrame
+    """Validation invoices at issue: `invoice_id`, `p_late`, `late`."""
+    model: RiskModel
+
+    def summary(self) -> dict:
+        """The JSON the CLI prints: headline metrics, sizes, run and registry decision."""
+        baselines = {row["model"]: {k: _plain(row[k]) for k in HEADLINE}
+                     for _, row in self.comparison.iterrows() if row["model"] != "lightgbm"}
+        return {
+            **{k: _plain(self.metrics[k]) for k in HEADLINE},
+            "n_train": self.n_train, "n_valid": self.n_valid, "run_id": self.run_id,
+            "model_name": MODEL_NAME, "model_version": self.promotion.version,
+            "promoted": self.promotion.promoted, "promotion_reason": self.promotion.reason,
+            "baselines": baselines,
+        }
+
+
+def train_late_payment_model(
+    ledger: Ledger, *, valid_from: dt.date, config: TrainingConfig, tracking: Tracking,
+    progress: Progress | None = None,
+) -> TrainingResult:
+    """Train, evaluate out of time, log to MLflow and apply the champion/challenger rule."""
+    step = progress or (lambda _message: None)
+    step("building examples")
+    examples = build_examples(
+        ledger, valid_from=valid_from, grace_days=config.grace_days,
+        snapshot_every_days=config.snapshot_every_days,
+        snapshot_max_dates=config.snapshot_max_dates,
+    )
+    train, valid = examples.train.frame, examples.valid.frame
+    _check_examples(train, valid)
+    step("fitting LightGBM")
+    model, fit_info = fit_risk_model(train, config)
+    step("fitting baselines")
+    logistic = fit_logistic_baseline(train, config.seed)
+
+    step("evaluating")
+    valid = valid.assign(p_late=model.predict_proba(valid))
+    at_issue = valid[valid["kind"] == "issue"]
+    labels = at_issue["late"].to_numpy(dtype=int)
+    scores = {
+        "lightgbm": at_issue["p_late"].to_numpy(),
+        "late_share": late_share_baseline(train, at_issue),
+        "logistic": logistic_baseline(logistic, at_issue),
+    }
+    comparison = compare_models(labels, scores)
+    metrics = binary_metrics(labels, scores["lightgbm"])
+    segments = _segments(valid)
+
+    step("logging to MLflow")
+    tracking.activate()
+    with mlflow.start_run(run_name=f"late-payment valid_from={valid_from}") as run:
+        _log_run(ledger, examples, config, fit_info, comparison, segments, valid, model)
+        _log_plots(model, valid, at_issue, labels, scores)
+        logged = _log_model(model, at_issue)
+        step("registering")
+        promotion = register_and_promote(
+            MODEL_NAME, logged.model_uri, auc=metrics["auc"], brier=metrics["brier"],
+            score_champion=pyfunc_scorer(pyfunc_input(at_issue), labels),
+            run_id=run.info.run_id,
+        )
+        mlflow.set_tags({"model_version": promotion.version,
+                         "promoted": str(promotion.promoted),
+                         "promotion_reason": promotion.reason})
+    predictions = at_issue[["invoice_id", "p_late", "late"]].reset_index(drop=True)
+    return TrainingResult(metrics, comparison, segments, len(train), len(at_issue),
+                          run.info.run_id, promotion, predictions, model)
+
+
+def _check_examples(train: pd.DataFrame, valid: pd.DataFrame) -> None:
+    """Refuse to train on examples that cannot give a meaningful model or evaluation."""
+    for name, frame in (("training", train), ("validation", valid)):
+        if len(frame) == 0:
+            raise ValueError(f"no matured {name} examples; move --valid-from")
+        if frame["late"].nunique() < 2:
+            outcome = "late" if frame["late"].iloc[0] else "on time"
+            raise ValueError(f"{name} examples are all {outcome}; the model needs both outcomes")
+    if (valid["kind"] == "issue").sum() == 0:
+        raise ValueError("no validation invoices issued from --valid-from have matured by the "
+                         "ledger's end; move --valid-from earlier")
+
+
+def _segments(valid: pd.DataFrame) -> pd.DataFrame:
+    """Validation metrics by country, invoice size band and invoice age band."""
+    frame = valid.assign(
+        size_band=size_band(valid["log_amount"]),
+        age_band=age_band(valid["age_days"]),
+        late=valid["late"].astype(int),
+    )
+    return segment_metrics(frame, label="late", score="p_late",
+                           by=["country", "size_band", "age_band", "kind"])
+
+
+def _log_run(
+    ledger: Ledger, examples: SplitExamples, config: TrainingConfig, fit_info: dict,
+    comparison: pd.DataFrame, segments: pd.DataFrame, valid: pd.DataFrame, model: RiskModel,
+) -> None:
+    mlflow.log_params({
+        "valid_from": str(examples.valid_from), "valid_to": str(examples.end),
+        **_flatten(config.model_dump()),
+        **{k: v for k, v in fit_info.items() if not isinstance(v, float)},
+        "n_features": len(model.features),
+    })
+    mlflow.set_tags({**ledger_fingerprint(ledger), "git_commit": git_commit(),
+                     "model_name": MODEL_NAME})
+    for _, row in comparison.iterrows():
+        prefix = "" if row["model"] == "lightgbm" else f"baseline_{row['model']}_"
+        mlflow.log_metrics({f"{prefix}{k}": float(row[k]) for k in HEADLINE
+                            if np.isfinite(row[k])})
+    aged = valid[valid["kind"] == "snapshot"]
+    if len(aged) and aged["late"].nunique() == 2:
+        aged_metrics = binary_metrics(aged["late"].to_numpy(dtype=int), aged["p_late"].to_numpy())
+        mlflow.log_metrics({f"aged_{k}": float(aged_metrics[k]) for k in HEADLINE})
+    mlflow.log_metrics({k: float(v) for k, v in fit_info.items() if isinstance(v, float)})
+    mlflow.log_metrics({f"examples_{k}": v for k, v in
+                        {**_prefixed(examples.train.counts, "train"),
+                         **_prefixed(examples.valid.counts, "valid")}.items()})
+    mlflow.log_dict({"features": model.features, "categories": model.categories},
+                    "features.json")
+    mlflow.log_table(segments, "evaluation/segments.json")
+    mlflow.log_table(comparison, "evaluation/model_comparison.json")
+
+
+def _log_plots(
+    model: RiskModel, valid: pd.DataFrame, at_issue: pd.DataFrame, labels: np.ndarray,
+    scores: dict[str, np.ndarray],
+) -> None:
+    sample = at_issue.sample(n=min(len(at_issue), 2000), random_state=0)
+    gains = model.booster.feature_importance(importance_type="gain")
+    figures = {
+        "roc.png": plots.roc_plot(labels, scores),
+        "calibration.png": plots.calibration_plot(labels, scores["lightgbm"]),
+        "feature_importance.png": plots.feature_importance_plot(model.features, gains,
+                                                                xlabel="Total gain"),
+        "score_distribution.png": plots.score_distribution_plot(labels, scores["lightgbm"]),
+        "contribution_summary.png": plots.contribution_summary_plot(
+            model.contributions(sample).to_numpy(), model.features),
+    }
+    for name, figure in figures.items():
+        mlflow.log_figure(figure, f"plots/{name}")
+
+
+def _log_model(model: RiskModel, at_issue: pd.DataFrame) -> mlflow.models.model.ModelInfo:
+    example = pyfunc_input(at_issue.head(5)[model.features])
+    with tempfile.TemporaryDirectory() as folder:
+        saved = model.save(Path(folder) / "risk_model")
+        return mlflow.pyfunc.log_model(
+            name="model", python_model=models.mlflow_model.__file__,
+            artifacts={ARTIFACT_KEY: str(saved)},
+            signature=infer_signature(example, model.predict_proba(example)),
+            input_example=example,
+        )
+
+
+def pyfunc_input(frame: pd.DataFrame) -> pd.DataFrame:
+    """Feature columns with the plain dtypes of the logged signature: strings as objects,
+    numbers and flags as floats (dates and other columns left out)."""
+    plain = {}
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_string_dtype(values) or isinstance(values.dtype, pd.CategoricalDtype):
+            plain[column] = values.astype(object).where(values.notna(), None)
+        elif pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
+            plain[column] = values.astype(float)
+    return pd.DataFrame(plain, index=frame.index)
+
+
+def _flatten(values: dict, prefix: str = "") -> dict[str, object]:
+    flat: dict[str, object] = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def _prefixed(counts: dict[str, int], prefix: str) -> dict[str, int]:
+    return {f"{prefix}_{k}": v for k, v in counts.items()}
+
+
+def _plain(value: object) -> object:
+    """A JSON-friendly number (NaN becomes None)."""
+    number = float(value)
+    return None if not np.isfinite(number) else round(number, 6)

@@ -1,0 +1,132 @@
+"""MLflow: where runs go, what identifies the data, and the champion/challenger registry rule."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+from ledger.loader import Ledger
+from ledger.schema import TABLES
+from training.evaluation import binary_metrics
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+
+ChampionScorer = Callable[[str], tuple[float, float]]
+"""Scores a registered model URI on the new model's validation examples: (AUC, Brier)."""
+
+
+@dataclass(frozen=True)
+class Tracking:
+    """Where MLflow keeps runs and models."""
+
+    tracking_uri: str
+    experiment: str = "o2c-risk"
+    artifact_location: str | None = None
+    """Artifact root for a new experiment (beside a SQLite store); None = MLflow's default."""
+
+    def activate(self) -> str:
+        """Point MLflow at this store and experiment (creating it); return the experiment id."""
+        mlflow.set_tracking_uri(self.tracking_uri)
+        existing = mlflow.get_experiment_by_name(self.experiment)
+        if existing is not None:
+            experiment_id = existing.experiment_id
+        else:
+            experiment_id = mlflow.create_experiment(self.experiment,
+                                                     artifact_location=self.artifact_location)
+        mlflow.set_experiment(experiment_id=experiment_id)
+        return experiment_id
+
+
+def ledger_fingerprint(ledger: Ledger) -> dict[str, str]:
+    """Content hash of the ledger's files (or tables), its date range and row counts."""
+    digest = hashlib.sha256()
+    source = Path(ledger.source)
+    files = sorted(p for p in source.iterdir() if p.stem in TABLES) if source.is_dir() else (
+        [source] if source.is_file() else [])
+    for path in files:
+        digest.update(path.name.encode())
+        digest.update(path.read_bytes())
+    if not files:
+        for table in TABLES:
+            digest.update(str(ledger.rows(f"SELECT * FROM {table} ORDER BY ALL")).encode())
+    first, last = ledger.rows("SELECT min(issue_date), max(issue_date) FROM invoices")[0]
+    info = {"ledger_sha256": digest.hexdigest(), "ledger_first_invoice": str(first),
+            "ledger_last_invoice": str(last)}
+    info.update({f"ledger_rows_{t}": str(ledger.count(t)) for t in TABLES})
+    return info
+
+
+def git_commit() -> str:
+    """The project's current git commit, or 'unknown' outside a checkout."""
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                              check=True, cwd=Path(__file__).resolve().parent,
+                              timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+@dataclass(frozen=True)
+class Promotion:
+    """The registry decision for a new model version."""
+
+    version: str
+    promoted: bool
+    reason: str
+    champion_version: str | None = None
+    champion_auc: float | None = None
+    champion_brier: float | None = None
+
+
+def register_and_promote(
+    model_name: str, model_uri: str, *, auc: float, brier: float,
+    score_champion: ChampionScorer, run_id: str,
+) -> Promotion:
+    """Register the logged model as `challenger`; make it `champion` if it beats the champion.
+
+    `score_champion(model_uri) -> (auc, brier)` re-scores the current champion on the same
+    validation examples as the new model, so the two are compared on one window.
+    """
+    client = MlflowClient()
+    version = mlflow.register_model(model_uri, model_name, tags={"run_id": run_id}).version
+    client.set_registered_model_alias(model_name, CHALLENGER, version)
+    try:
+        champion = client.get_model_version_by_alias(model_name, CHAMPION)
+    except MlflowException:
+        champion = None
+    if champion is None:
+        client.set_registered_model_alias(model_name, CHAMPION, version)
+        return Promotion(version, True, "no champion yet")
+    try:
+        champ_auc, champ_brier = score_champion(f"models:/{model_name}@{CHAMPION}")
+    except (MlflowException, ValueError, KeyError) as exc:
+        return Promotion(version, False, f"champion v{champion.version} could not be scored on "
+                         f"this validation window ({exc}); kept it", champion.version)
+    better = auc > champ_auc and brier < champ_brier
+    verdict = "beats" if better else "does not beat"
+    reason = (f"AUC {auc:.4f} vs {champ_auc:.4f}, Brier {brier:.4f} vs {champ_brier:.4f}: "
+              f"{verdict} champion v{champion.version}")
+    if better:
+        client.set_registered_model_alias(model_name, CHAMPION, version)
+    return Promotion(version, better, reason, champion.version, champ_auc, champ_brier)
+
+
+def pyfunc_scorer(frame: pd.DataFrame, labels: np.ndarray) -> ChampionScorer:
+    """A `score_champion` that loads a registered pyfunc and scores `frame` against `labels`."""
+
+    def score(model_uri: str) -> tuple[float, float]:
+        probabilities = np.asarray(mlflow.pyfunc.load_model(model_uri).predict(frame))
+        metrics = binary_metrics(labels, probabilities)
+        return metrics["auc"], metrics["brier"]
+
+    return score
