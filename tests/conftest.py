@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pandas as pd
@@ -62,6 +63,32 @@ def tiny_ledger_frames() -> dict[str, pd.DataFrame]:
         }),
         "fx_rates": pd.DataFrame({"currency": ["EUR", "USD"], "rate_to_base": [1.0, 0.9]}),
     }
+
+
+def facts_before(frames: dict[str, pd.DataFrame], cut: dt.date) -> dict[str, pd.DataFrame]:
+    """The ledger as it was known on the morning of `cut`: every fact dated on/after it gone.
+
+    A dispute opened before `cut` and resolved later is open; a promise made before `cut`
+    keeps its promised date (known when it was made) but loses its recorded `kept`.
+    """
+    t = pd.Timestamp(cut)
+
+    def before(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+        return frame[pd.to_datetime(frame[column]) < t].copy()
+
+    out = {name: frame.copy() for name, frame in frames.items()}
+    out["invoices"] = before(frames["invoices"], "issue_date")
+    out["payments"] = before(frames["payments"], "payment_date")
+    out["credit_notes"] = before(frames["credit_notes"], "issue_date")
+    disputes = before(frames["disputes"], "opened_date")
+    resolved = pd.to_datetime(disputes["resolved_date"])
+    disputes["resolved_date"] = resolved.where(resolved < t)
+    out["disputes"] = disputes
+    promises = before(frames["promises"], "created_date")
+    if "kept" in promises:
+        promises["kept"] = None
+    out["promises"] = promises
+    return out
 
 
 def write_frames(frames: dict[str, pd.DataFrame], folder: Path, fmt: str = "parquet") -> Path:

@@ -10,6 +10,7 @@ import pytest
 from features import build_customer_features, build_invoice_features, build_snapshot
 from ledger import ledger_from_frames
 from ledger.synthetic import SyntheticConfig, generate_ledger
+from tests.conftest import facts_before
 from tests.test_features_handmade import handmade_frames
 
 CUTS = (dt.date(2024, 9, 15), dt.date(2025, 3, 1), dt.date(2025, 8, 20))
@@ -25,32 +26,6 @@ def synthetic_frames() -> dict[str, pd.DataFrame]:
 @pytest.fixture(scope="module")
 def synthetic() -> dict[str, pd.DataFrame]:
     return synthetic_frames()
-
-
-def facts_before(frames: dict[str, pd.DataFrame], cut: dt.date) -> dict[str, pd.DataFrame]:
-    """The ledger as it was known on the morning of `cut`: every fact dated on/after it gone.
-
-    A dispute opened before `cut` and resolved later is open; a promise made before `cut`
-    keeps its promised date (known when it was made) but loses its recorded `kept`.
-    """
-    t = pd.Timestamp(cut)
-
-    def before(frame: pd.DataFrame, column: str) -> pd.DataFrame:
-        return frame[pd.to_datetime(frame[column]) < t].copy()
-
-    out = {name: frame.copy() for name, frame in frames.items()}
-    out["invoices"] = before(frames["invoices"], "issue_date")
-    out["payments"] = before(frames["payments"], "payment_date")
-    out["credit_notes"] = before(frames["credit_notes"], "issue_date")
-    disputes = before(frames["disputes"], "opened_date")
-    resolved = pd.to_datetime(disputes["resolved_date"])
-    disputes["resolved_date"] = resolved.where(resolved < t)
-    out["disputes"] = disputes
-    promises = before(frames["promises"], "created_date")
-    if "kept" in promises:
-        promises["kept"] = None
-    out["promises"] = promises
-    return out
 
 
 def _invoice_rows_before(frame: pd.DataFrame, cut: dt.date) -> pd.DataFrame:
