@@ -226,6 +226,9 @@ def _catalog() -> list[FeatureSpec]:
                     "{invoices_n}", 365),
         FeatureSpec("invoiced_amount_base_365d", "Amount invoiced in the last 365 days, in the "
                     "reporting currency.", "activity", "{invoiced_c} / 100 * rate", 365),
+        FeatureSpec("invoiced_90d_vs_limit", "Amount invoiced in the last 90 days over the "
+                    "credit limit (null when the limit is 0): how fast the customer draws on "
+                    "its limit.", "activity", "{invoiced_c} / nullif(credit_limit_c, 0)", 90),
         FeatureSpec("log_amount", "Natural log of 1 + the invoice amount in the reporting "
                     "currency.", "invoice", "ln(1 + amount_c / 100 * rate)",
                     extra_tables=("invoices",)),
@@ -238,6 +241,10 @@ def _catalog() -> list[FeatureSpec]:
                     "calendar quarter, else 0.", "invoice",
                     "CAST(CAST(date_trunc('quarter', issue_date) + INTERVAL 3 MONTH AS DATE) "
                     "- issue_date <= 15 AS INTEGER)", extra_tables=("invoices",)),
+        FeatureSpec("days_to_quarter_end", "Days from the issue date to the last day of its "
+                    "calendar quarter (0 on that day).", "invoice",
+                    "CAST(date_trunc('quarter', issue_date) + INTERVAL 3 MONTH AS DATE) "
+                    "- issue_date - 1", extra_tables=("invoices",)),
         FeatureSpec("country", "Customer country (ISO 3166 alpha-2).", "customer", "country",
                     dtype="string"),
         FeatureSpec("industry", "Customer industry.", "customer", "industry", dtype="string"),

@@ -6,17 +6,19 @@ from pydantic import BaseModel, ConfigDict, Field
 
 
 class LightGBMParams(BaseModel):
-    """Booster settings (LightGBM names); the defaults suit ledgers of 10^4 to 10^7 invoices."""
+    """Booster settings (LightGBM names). The defaults (small trees, large leaves, half the
+    features per tree) were chosen on generated ledgers of 12k to 200k invoices, where they
+    generalized best out of time."""
 
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
     learning_rate: float = Field(0.05, gt=0, le=1)
     """Shrinkage per boosting round."""
-    num_leaves: int = Field(31, ge=2)
+    num_leaves: int = Field(15, ge=2)
     """Maximum leaves per tree."""
-    min_child_samples: int = Field(100, ge=1)
+    min_child_samples: int = Field(200, ge=1)
     """Minimum examples in a leaf; larger values smooth the probabilities."""
-    feature_fraction: float = Field(0.8, gt=0, le=1)
+    feature_fraction: float = Field(0.5, gt=0, le=1)
     """Share of features each tree may use."""
     bagging_fraction: float = Field(0.8, gt=0, le=1)
     """Share of rows each tree sees (with bagging_freq 1)."""
