@@ -42,3 +42,13 @@ def test_explore_ledger_notebook_runs(small_ledger: Path, tmp_path: Path,
     printed = _text(notebook)
     assert str(small_ledger) in printed
     assert "paid late" in printed
+
+
+def test_model_analysis_notebook_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With an empty MLflow store the notebook trains a champion itself, then analyses it."""
+    notebook = _run("02-model-analysis.ipynb", tmp_path, monkeypatch,
+                    O2C_MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow.db'}",
+                    O2C_LEDGER=str(tmp_path / "no-ledger-here"))
+    printed = _text(notebook)
+    assert "champion: late-payment-risk v1" in printed
+    assert "AUC" in printed and "raises:" in printed
