@@ -218,3 +218,21 @@ def test_cli_train_rejects_a_valid_from_outside_the_ledger(ledger_dir: Path, tmp
                                       "2030-01-01"])
     assert result.exit_code == 1
     assert "valid_from 2030-01-01 must fall inside" in result.output
+
+
+def test_trains_on_a_ledger_of_customers_invoices_and_payments_only(
+    ledger_dir: Path, tmp_path: Path
+) -> None:
+    frames = {t: pd.read_parquet(ledger_dir / f"{t}.parquet")
+              for t in ("customers", "invoices", "payments")}
+    frames["customers"]["currency"] = "USD"
+    frames["invoices"]["currency"] = "USD"
+    minimal = ledger_from_frames(frames)
+    assert minimal.present == frozenset({"customers", "invoices", "payments"})
+    tracking = Tracking(f"sqlite:///{tmp_path / 'mlflow.db'}", "minimal",
+                        (tmp_path / "artifacts").as_uri())
+    result = train_late_payment_model(minimal, valid_from=VALID_FROM, config=FAST,
+                                      tracking=tracking)
+    assert result.n_valid > 500
+    assert 0.5 < result.metrics["auc"] <= 1.0
+    assert result.promotion.promoted
