@@ -43,8 +43,12 @@ class TrainingConfig(BaseModel):
     snapshot_every_days: int = Field(28, ge=1)
     """Spacing of the as-of dates at which open, not yet overdue invoices become extra
     training examples (so the model also scores invoices that are days or weeks old)."""
-    snapshot_max_dates: int = Field(24, ge=0)
-    """At most this many snapshot dates (the latest ones) feed training; 0 disables them."""
+    snapshot_max_dates: int = Field(12, ge=0)
+    """At most this many snapshot dates (the latest ones) feed training; 0 disables them.
+    Validation uses at most a quarter as many (enough to judge invoices by age)."""
+    max_train_rows: int = Field(1_000_000, ge=1000)
+    """Larger training sets are sampled down to this many rows (seeded, all dates kept), which
+    bounds time and memory on big ledgers while costing little accuracy."""
     inner_valid_share: float = Field(0.2, gt=0, lt=0.5)
     """The latest share of the training period used for early stopping and calibration."""
     calibration_min_gain: float = Field(0.002, ge=0)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from features import build_invoice_features, build_snapshot, invoice_settlements
@@ -72,8 +73,8 @@ def label_outcomes(outcomes: pd.DataFrame, *, cutoff: dt.date, grace_days: int) 
 
 
 def issue_examples(features: pd.DataFrame) -> pd.DataFrame:
-    """Per-invoice feature rows completed with the invoice-state columns at issue."""
-    rows = features.copy()
+    """Per-invoice feature rows completed with the invoice-state columns at issue (in place)."""
+    rows = features
     rows["days_past_due"] = (rows["as_of"] - rows["due_date"]).dt.days.astype(float)
     for column, value in STATE_AT_ISSUE.items():
         rows[column] = value
@@ -112,13 +113,16 @@ def snapshot_examples(
 def labelled(
     rows: pd.DataFrame, outcomes: pd.DataFrame, counts: dict[str, int], prefix: str
 ) -> pd.DataFrame:
-    """Join labels onto example rows and keep matured ones, counting what is left out."""
-    joined = rows.merge(outcomes[["invoice_id", "matured", "late"]], on="invoice_id",
-                        how="left", validate="many_to_one")
-    counts[f"{prefix}_rows"] = len(joined)
-    keep = joined["matured"].fillna(False).astype(bool)
-    counts[f"{prefix}_immature_left_out"] = int((~keep).sum())
-    return joined[keep].drop(columns="matured").reset_index(drop=True)
+    """Attach labels to example rows and keep the matured ones, counting what is left out."""
+    position = pd.Index(outcomes["invoice_id"]).get_indexer(rows["invoice_id"])
+    known = position >= 0
+    matured = np.zeros(len(rows), dtype=bool)
+    matured[known] = outcomes["matured"].to_numpy(dtype=bool)[position[known]]
+    counts[f"{prefix}_rows"] = len(rows)
+    counts[f"{prefix}_immature_left_out"] = int((~matured).sum())
+    kept = rows[matured].reset_index(drop=True)
+    kept["late"] = outcomes["late"].to_numpy(dtype=bool)[position[matured]]
+    return kept
 
 
 @dataclass
@@ -143,11 +147,11 @@ def build_examples(
         raise ValueError(f"valid_from {valid_from} must fall inside the ledger's dates "
                          f"({first} to {end})")
     features = issue_examples(build_invoice_features(ledger))
-    snapshots = {"every_days": snapshot_every_days, "max_dates": snapshot_max_dates}
     train = examples_between(ledger, features, first, valid_from, grace_days=grace_days,
-                             **snapshots)
+                             every_days=snapshot_every_days, max_dates=snapshot_max_dates)
     valid = examples_between(ledger, features, valid_from, end, grace_days=grace_days,
-                             warmup_days=0, **snapshots)
+                             warmup_days=0, every_days=snapshot_every_days,
+                             max_dates=max(1, snapshot_max_dates // 4))
     return SplitExamples(train=train, valid=valid, valid_from=valid_from, end=end)
 
 

@@ -46,6 +46,9 @@ def inner_split(frame: pd.DataFrame, share: float) -> tuple[pd.Series, pd.Series
 
 def fit_risk_model(train: pd.DataFrame, config: TrainingConfig) -> tuple[RiskModel, dict]:
     """Train on the earlier part of `train`, stop early and calibrate on its latest part."""
+    rows_available = len(train)
+    if rows_available > config.max_train_rows:
+        train = train.sample(n=config.max_train_rows, random_state=config.seed).sort_index()
     features = feature_columns(train)
     categories = {c: sorted(train[c].dropna().astype(str).unique()) for c in CATEGORICAL
                   if c in features}
@@ -66,7 +69,8 @@ def fit_risk_model(train: pd.DataFrame, config: TrainingConfig) -> tuple[RiskMod
     calibration, info = _choose_calibration(model.raw_logit(train[inner_mask]),
                                             y_inner.to_numpy(), config.calibration_min_gain)
     model.calibration = calibration
-    info.update(best_iteration=booster.best_iteration, n_fit=int(fit_mask.sum()),
+    info.update(best_iteration=booster.best_iteration, rows_available=rows_available,
+                n_fit=int(fit_mask.sum()),
                 n_inner=int(inner_mask.sum()),
                 inner_from=str(train.loc[inner_mask, "as_of"].min().date()))
     return model, info
