@@ -159,20 +159,20 @@ def _type_tables(
     con: duckdb.DuckDBPyConnection, source: str, sources: Mapping[str, str]
 ) -> tuple[Ledger, list[LedgerIssue], list[LedgerIssue]]:
     """Create the typed contract tables; return the ledger, structural and parse issues."""
-    issues: list[LedgerIssue] = []
+    structural: list[LedgerIssue] = []
     unparseable: list[LedgerIssue] = []
     ignored: dict[str, list[str]] = {}
     for table in TABLES.values():
         if table.name not in sources:
             if table.required:
-                issues.append(LedgerIssue(table.name, "*", "required table is missing "
+                structural.append(LedgerIssue(table.name, "*", "required table is missing "
                                           f"(expected {table.name}.parquet or {table.name}.csv)"))
             _create_typed(con, table, available=set(), raw=False)
             continue
         available = set(con.table(f"raw_{table.name}").columns)
         missing = [c for c in table.required_columns if c not in available]
         for column in missing:
-            issues.append(LedgerIssue(table.name, column, "required column is missing "
+            structural.append(LedgerIssue(table.name, column, "required column is missing "
                                       f"(file {sources[table.name]} has: "
                                       f"{', '.join(sorted(available))})"))
         extra = sorted(available - set(table.column_names))
@@ -184,7 +184,7 @@ def _type_tables(
         unparseable += _parse_issues(con, table, available)
         _create_typed(con, table, available=available, raw=True)
     ledger = Ledger(con=con, source=source, present=frozenset(sources), ignored_columns=ignored)
-    return ledger, issues, unparseable
+    return ledger, structural, unparseable
 
 
 def _parse_issues(
