@@ -146,7 +146,7 @@ def test_mlflow_holds_the_run_plots_and_champion(
 def test_registered_pyfunc_predicts_the_models_probabilities(
     first_run: TrainingResult, ledger: Ledger, tracking: Tracking
 ) -> None:
-    from training.pipeline import pyfunc_input
+    from training.tracking import pyfunc_input
 
     tracking.activate()
     examples = build_examples(ledger, valid_from=VALID_FROM, grace_days=0,

@@ -8,19 +8,14 @@ registered as `challenger`, promoted to `champion` only if it beats the champion
 from __future__ import annotations
 
 import datetime as dt
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 import mlflow
 import numpy as np
 import pandas as pd
-from mlflow.models import infer_signature
 
-import models.mlflow_model
 from ledger.loader import Ledger
-from models.pyfunc import ARTIFACT_KEY
 from models.risk_model import RiskModel
 from training import plots
 from training.baselines import fit_logistic_baseline, late_share_baseline, logistic_baseline
@@ -33,6 +28,8 @@ from training.tracking import (
     Tracking,
     git_commit,
     ledger_fingerprint,
+    log_risk_model,
+    pyfunc_input,
     pyfunc_scorer,
     register_and_promote,
 )
@@ -110,7 +107,7 @@ def train_late_payment_model(
     with mlflow.start_run(run_name=f"late-payment valid_from={valid_from}") as run:
         _log_run(ledger, examples, config, fit_info, comparison, segments, valid, model)
         _log_plots(model, valid, at_issue, labels, scores)
-        logged = _log_model(model, at_issue)
+        logged = log_risk_model(model, at_issue)
         step("registering")
         promotion = register_and_promote(
             MODEL_NAME, logged.model_uri, auc=metrics["auc"], brier=metrics["brier"],
@@ -196,31 +193,6 @@ def _log_plots(
     }
     for name, figure in figures.items():
         mlflow.log_figure(figure, f"plots/{name}")
-
-
-def _log_model(model: RiskModel, at_issue: pd.DataFrame) -> mlflow.models.model.ModelInfo:
-    example = pyfunc_input(at_issue.head(5)[model.features])
-    with tempfile.TemporaryDirectory() as folder:
-        saved = model.save(Path(folder) / "risk_model")
-        return mlflow.pyfunc.log_model(
-            name="model", python_model=models.mlflow_model.__file__,
-            artifacts={ARTIFACT_KEY: str(saved)},
-            signature=infer_signature(example, model.predict_proba(example)),
-            input_example=example,
-        )
-
-
-def pyfunc_input(frame: pd.DataFrame) -> pd.DataFrame:
-    """Feature columns with the plain dtypes of the logged signature: strings as objects,
-    numbers and flags as floats (dates and other columns left out)."""
-    plain = {}
-    for column in frame.columns:
-        values = frame[column]
-        if pd.api.types.is_string_dtype(values) or isinstance(values.dtype, pd.CategoricalDtype):
-            plain[column] = values.astype(object).where(values.notna(), None)
-        elif pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
-            plain[column] = values.astype(float)
-    return pd.DataFrame(plain, index=frame.index)
 
 
 def _flatten(values: dict, prefix: str = "") -> dict[str, object]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,9 +14,13 @@ import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
 
+import models.mlflow_model
 from ledger.loader import Ledger
 from ledger.schema import TABLES
+from models.pyfunc import ARTIFACT_KEY
+from models.risk_model import RiskModel
 from training.evaluation import binary_metrics
 
 CHAMPION = "champion"
@@ -130,3 +135,29 @@ def pyfunc_scorer(frame: pd.DataFrame, labels: np.ndarray) -> ChampionScorer:
         return metrics["auc"], metrics["brier"]
 
     return score
+
+
+def log_risk_model(model: RiskModel, examples: pd.DataFrame) -> mlflow.models.model.ModelInfo:
+    """Log `model` in the active run as a pyfunc named `model`, with signature and example."""
+    example = pyfunc_input(examples.head(5)[model.features])
+    with tempfile.TemporaryDirectory() as folder:
+        saved = model.save(Path(folder) / "risk_model")
+        return mlflow.pyfunc.log_model(
+            name="model", python_model=models.mlflow_model.__file__,
+            artifacts={ARTIFACT_KEY: str(saved)},
+            signature=infer_signature(example, model.predict_proba(example)),
+            input_example=example,
+        )
+
+
+def pyfunc_input(frame: pd.DataFrame) -> pd.DataFrame:
+    """Feature columns with the plain dtypes of the logged signature: strings as objects,
+    numbers and flags as floats (dates and other columns left out)."""
+    plain = {}
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_string_dtype(values) or isinstance(values.dtype, pd.CategoricalDtype):
+            plain[column] = values.astype(object).where(values.notna(), None)
+        elif pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
+            plain[column] = values.astype(float)
+    return pd.DataFrame(plain, index=frame.index)
