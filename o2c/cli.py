@@ -5,26 +5,22 @@ Stage modules are imported inside the commands, so `o2c --help` stays fast.
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import Annotated
 
 import typer
-from pydantic import ValidationError
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
-from ledger import Ledger, LedgerValidationError, load_ledger
 from ledger.atomic import atomic_file
 from ledger.summary import summarize
+from o2c.common import LedgerOption, fail, load, load_settings_or_fail, parse_date
 from o2c.display import (
     console,
     err_console,
     show_feature_catalog,
-    show_ledger_errors,
     show_summary,
     show_training,
 )
-from o2c.settings import Settings, load_settings
 
 app = typer.Typer(
     name="o2c",
@@ -39,17 +35,6 @@ LedgerArg = Annotated[
     typer.Argument(help="Ledger folder of Parquet/CSV files, or a DuckDB database file.",
                    envvar="O2C_LEDGER"),
 ]
-
-
-def _parse_date(value: str | None, option: str) -> dt.date | None:
-    """A YYYY-MM-DD option value as a date, or a usage error naming the option."""
-    if value is None:
-        return None
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise typer.BadParameter(f"expected a date as YYYY-MM-DD, got {value!r}",
-                                 param_hint=option) from None
 
 
 @app.command()
@@ -72,7 +57,7 @@ def generate(
     try:
         config = SyntheticConfig(customers=customers, months=months, seed=seed,
                                  shock_month=shock_month,
-                                 start_date=_parse_date(start_date, "--start-date"))
+                                 start_date=parse_date(start_date, "--start-date"))
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     with console.status(f"Generating {customers:,} customers over {months} months..."):
@@ -80,7 +65,7 @@ def generate(
         try:
             write_ledger(tables, out)
         except FileExistsError as exc:
-            _fail(str(exc))
+            fail(str(exc))
     counts = ", ".join(f"{len(t):,} {name}" for name, t in tables.items()
                        if not name.startswith("truth_"))
     console.print(f"Wrote {out}: {counts} (ground truth in truth_*.parquet)", highlight=False)
@@ -94,8 +79,8 @@ def validate(
              "dated fact.")] = None,
 ) -> None:
     """Check a ledger against the contract; print its summary, or every problem and exit 1."""
-    as_of_date = _parse_date(as_of, "--as-of")
-    loaded = _load(ledger)
+    as_of_date = parse_date(as_of, "--as-of")
+    loaded = load(ledger)
     try:
         show_summary(summarize(loaded, as_of_date))
     finally:
@@ -124,8 +109,7 @@ def features_list(
 
 @features_app.command("build")
 def features_build(
-    ledger: Annotated[Path, typer.Option(help="Ledger folder of Parquet/CSV files, or a DuckDB "
-                                         "database file.", envvar="O2C_LEDGER")],
+    ledger: LedgerOption,
     out: Annotated[Path, typer.Option(help="Parquet file to write (replaced atomically).")],
     as_of: Annotated[str | None, typer.Option(
         help="Build the snapshot of invoices open at this date, YYYY-MM-DD (features use only "
@@ -139,13 +123,13 @@ def features_build(
 
     if per_invoice == (as_of is not None):
         raise typer.BadParameter("give exactly one of --as-of DATE and --per-invoice")
-    loaded = _load(ledger)
+    loaded = load(ledger)
     with console.status("Building features..."), atomic_file(out) as temporary:
         if per_invoice:
             rows = write_invoice_features(loaded, temporary)
             what = "invoices with features as of their issue date"
         else:
-            snapshot = build_snapshot(loaded, _parse_date(as_of, "--as-of"))
+            snapshot = build_snapshot(loaded, parse_date(as_of, "--as-of"))
             snapshot.to_parquet(temporary, index=False)
             rows, what = len(snapshot), f"open invoices as of {as_of}"
     console.print(f"Wrote {out}: {rows:,} {what}", highlight=False)
@@ -153,8 +137,7 @@ def features_build(
 
 @app.command()
 def train(
-    ledger: Annotated[Path, typer.Option(help="Ledger folder of Parquet/CSV files, or a DuckDB "
-                                         "database file.", envvar="O2C_LEDGER")],
+    ledger: LedgerOption,
     valid_from: Annotated[str, typer.Option(
         help="First day of the out-of-time validation period, YYYY-MM-DD: training uses only "
              "what was known before it.")],
@@ -174,12 +157,12 @@ def train(
     from training.pipeline import train_late_payment_model
     from training.tracking import Tracking
 
-    settings = _settings()
+    settings = load_settings_or_fail()
     config = settings.training
     if grace_days is not None:
         config = config.model_copy(update={"grace_days": grace_days})
-    valid_date = _parse_date(valid_from, "--valid-from")
-    loaded = _load(ledger)
+    valid_date = parse_date(valid_from, "--valid-from")
+    loaded = load(ledger)
     tracking = Tracking(settings.tracking_uri, settings.experiment, settings.artifact_location)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=err_console, transient=True) as progress:
@@ -189,7 +172,7 @@ def train(
                 loaded, valid_from=valid_date, config=config, tracking=tracking,
                 progress=lambda step: progress.update(task, description=step))
         except ValueError as exc:
-            _fail(str(exc))
+            fail(str(exc))
     if predictions_out is not None:
         with atomic_file(predictions_out) as temporary:
             result.predictions.to_parquet(temporary, index=False)
@@ -197,29 +180,6 @@ def train(
     show_training(summary, result.comparison.to_dict("records"))
     if json_output:
         print(json.dumps(summary, sort_keys=True))
-
-
-def _settings() -> Settings:
-    """Settings from o2c.toml and O2C_ variables, or a clear error."""
-    try:
-        return load_settings()
-    except (FileNotFoundError, ValidationError) as exc:
-        _fail(f"configuration: {exc}")
-
-
-def _load(path: Path) -> Ledger:
-    """A validated ledger, or every problem printed and exit 1."""
-    try:
-        return load_ledger(path)
-    except LedgerValidationError as exc:
-        show_ledger_errors(exc)
-        raise typer.Exit(code=1) from None
-
-
-def _fail(message: str) -> NoReturn:
-    """Print an error to stderr and exit 1."""
-    err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
-    raise typer.Exit(code=1)
 
 
 if __name__ == "__main__":

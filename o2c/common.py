@@ -1,0 +1,63 @@
+"""What every `o2c` command shares: option types, dates, settings, ledgers, errors."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import pandas as pd
+import typer
+from pydantic import ValidationError
+
+from ledger import Ledger, LedgerValidationError, load_ledger
+from o2c.display import err_console, show_ledger_errors
+from o2c.settings import Settings, load_settings
+
+LedgerOption = Annotated[
+    Path,
+    typer.Option(help="Ledger folder of Parquet/CSV files, or a DuckDB database file.",
+                 envvar="O2C_LEDGER"),
+]
+
+
+def parse_date(value: str | None, option: str) -> dt.date | None:
+    """A YYYY-MM-DD option value as a date, or a usage error naming the option."""
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"expected a date as YYYY-MM-DD, got {value!r}",
+                                 param_hint=option) from None
+
+
+def load_settings_or_fail() -> Settings:
+    """Settings from o2c.toml and O2C_ variables, or a clear error."""
+    try:
+        return load_settings()
+    except (FileNotFoundError, ValidationError) as exc:
+        fail(f"configuration: {exc}")
+
+
+def load(path: Path) -> Ledger:
+    """A validated ledger, or every problem printed and exit 1."""
+    try:
+        return load_ledger(path)
+    except LedgerValidationError as exc:
+        show_ledger_errors(exc)
+        raise typer.Exit(code=1) from None
+
+
+def fail(message: str) -> NoReturn:
+    """Print an error to stderr and exit 1."""
+    err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(code=1)
+
+
+
+
+def records(frame: pd.DataFrame) -> list[dict]:
+    """A frame as JSON-ready rows (dates as ISO strings, arrays as lists, NaN as null)."""
+    return json.loads(frame.to_json(orient="records", date_format="iso"))
