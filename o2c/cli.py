@@ -5,6 +5,7 @@ Stage modules are imported inside the commands, so `o2c --help` stays fast.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -13,11 +14,13 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ledger.atomic import atomic_file
 from ledger.summary import summarize
+from o2c import decisions
 from o2c.common import LedgerOption, fail, load, load_settings_or_fail, parse_date
 from o2c.display import (
     console,
     err_console,
     show_feature_catalog,
+    show_other_models,
     show_summary,
     show_training,
 )
@@ -151,9 +154,15 @@ def train(
         help="Write the validation invoices' invoice_id, p_late and late to this Parquet file.")]
     = None,
 ) -> None:
-    """Train the late-payment model out of time, log it to MLflow, and promote it if better."""
+    """Train the models out of time, log them to MLflow, and promote each one only if better.
+
+    The late-payment model (invoices), the collections model (still unpaid 30 days after a
+    date) and the serious-delinquency model (customers, 90+ days past due within 12 months).
+    """
     import json
 
+    from training.collections import train_collections_model
+    from training.delinquency import train_serious_delinquency_model
     from training.pipeline import train_late_payment_model
     from training.tracking import Tracking
 
@@ -167,20 +176,36 @@ def train(
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=err_console, transient=True) as progress:
         task = progress.add_task("training", total=None)
+        def step(model: str) -> Callable[[str], None]:
+            return lambda message: progress.update(task, description=f"{model}: {message}")
+
         try:
-            result = train_late_payment_model(
-                loaded, valid_from=valid_date, config=config, tracking=tracking,
-                progress=lambda step: progress.update(task, description=step))
+            result = train_late_payment_model(loaded, valid_from=valid_date, config=config,
+                                              tracking=tracking, progress=step("late payment"))
         except ValueError as exc:
             fail(str(exc))
+        others = {}
+        for key, trainer in (("collections", train_collections_model),
+                             ("serious_delinquency", train_serious_delinquency_model)):
+            try:
+                others[key] = trainer(loaded, valid_from=valid_date, config=config,
+                                      tracking=tracking, progress=step(key)).summary()
+            except ValueError as exc:
+                others[key] = {"error": str(exc)}
     if predictions_out is not None:
         with atomic_file(predictions_out) as temporary:
             result.predictions.to_parquet(temporary, index=False)
     summary = result.summary()
     show_training(summary, result.comparison.to_dict("records"))
+    show_other_models(others)
     if json_output:
-        print(json.dumps(summary, sort_keys=True))
+        print(json.dumps({**summary, **others}, sort_keys=True))
 
+
+app.command()(decisions.score)
+app.command()(decisions.worklist)
+app.command()(decisions.limits)
+app.add_typer(decisions.backtest_app, name="backtest")
 
 if __name__ == "__main__":
     app()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
@@ -80,3 +81,64 @@ def show_feature_catalog(rows: list[dict[str, str]]) -> None:
     for row in rows:
         table.add_row(row["name"], row["kind"], row["window"], row["meaning"], row["tables"])
     console.print(table)
+
+
+def show_worklist(rows: pd.DataFrame) -> None:
+    """The top of the worklist as a table."""
+    table = Table(title=f"Collections worklist (top {len(rows)})", title_justify="left")
+    for column in ("rank", "customer", "action", "at risk", "overdue", "oldest dpd", "why"):
+        table.add_column(column, overflow="fold",
+                         justify="right" if column in ("rank", "at risk", "overdue",
+                                                       "oldest dpd") else "left")
+    for row in rows.itertuples():
+        why = "; ".join(list(row.reasons)[:2])
+        if row.held:
+            why = f"held: {row.held_reason}. {why}"
+        table.add_row(str(row.rank), row.customer_id, row.action, f"{row.amount_at_risk:,.0f}",
+                      f"{row.overdue_amount:,.0f}", f"{row.oldest_days_past_due:.0f}", why)
+    console.print(table)
+
+
+def show_limits(rows: pd.DataFrame, *, top: int = 15) -> None:
+    """The credit limits that changed most, as a table."""
+    changed = rows.reindex(rows["change"].abs().sort_values(ascending=False,
+                                                            kind="stable").index).head(top)
+    flagged = int(rows["review_flag"].sum())
+    table = Table(title=f"Credit limits that changed most ({flagged:,} of {len(rows):,} "
+                        "flagged for review)", title_justify="left")
+    for column in ("customer", "grade", "p(90+ dpd)", "current", "recommended", "change",
+                   "utilization", "why"):
+        table.add_column(column, overflow="fold",
+                         justify="left" if column in ("customer", "grade", "why") else "right")
+    for row in changed.itertuples():
+        why = "; ".join(list(row.reasons)[:2])
+        if row.review_flag:
+            why = f"REVIEW ({'; '.join(row.review_reasons)}). {why}"
+        table.add_row(row.customer_id, row.grade, f"{row.probability:.1%}",
+                      f"{row.current_limit:,.0f}", f"{row.recommended_limit:,.0f}",
+                      f"{row.change:+,.0f}", f"{row.utilization:.0%}", why)
+    console.print(table)
+
+
+def show_backtest(title: str, figures: dict) -> None:
+    """A back-test's figures, one per line."""
+    table = Table(title=title, title_justify="left", show_header=False)
+    table.add_column(style="dim")
+    table.add_column(justify="right")
+    for key, value in figures.items():
+        shown = f"{value:.4f}" if isinstance(value, float) else str(value)
+        table.add_row(key, shown)
+    console.print(table)
+
+
+def show_other_models(summaries: dict[str, dict]) -> None:
+    """One line per further model: its validation metrics and registry decision, or why not."""
+    for key, summary in summaries.items():
+        if "error" in summary:
+            err_console.print(f"{key} model not trained: {summary['error']}", markup=False,
+                              highlight=False)
+            continue
+        verdict = "promoted to champion" if summary["promoted"] else "kept as challenger"
+        console.print(f"{key}: AUC {summary['auc']:.4f}, Brier {summary['brier']:.4f}, "
+                      f"ECE {summary['ece']:.4f} on {summary['n_valid']:,} validation examples; "
+                      f"v{summary['model_version']} {verdict}", highlight=False)

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from models.limits import LimitsConfig
+from models.worklist import WorklistConfig
 from pydantic import Field
 from pydantic_settings import (
     BaseSettings,
@@ -38,7 +40,16 @@ class Settings(BaseSettings):
     experiment: str = "o2c-risk"
     """MLflow experiment that holds training runs."""
     training: TrainingConfig = Field(default_factory=TrainingConfig)
-    """How the late-payment model is trained."""
+    """How the models are trained."""
+    worklist: WorklistConfig = Field(default_factory=WorklistConfig)
+    """How the collections worklist is ranked and which rules hold customers back."""
+    limits: LimitsConfig = Field(default_factory=LimitsConfig)
+    """How credit limits are recommended."""
+
+    @property
+    def snapshots_dir(self) -> Path:
+        """Where `o2c score` writes portfolio snapshots, one folder per as-of date."""
+        return self.workdir / "snapshots"
 
     @property
     def tracking_uri(self) -> str:

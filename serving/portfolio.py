@@ -1,0 +1,131 @@
+"""The portfolio snapshot: invoice scores, worklist and credit limits as of one date.
+
+`o2c score` writes one folder per run (`invoice_scores.parquet`, `worklist.parquet`,
+`limits.parquet`, `manifest.json` with the as-of date and model versions), atomically; the
+service reads the latest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from models.limits import LimitsConfig, recommend_limits
+from models.worklist import WorklistConfig, build_worklist
+
+from features import build_customer_features, build_snapshot
+from ledger.loader import Ledger
+from models.reasons import reason_codes
+from serving.champions import Champion
+
+FRAMES = ("invoice_scores", "worklist", "limits")
+RISK_BANDS = ((0.2, "low"), (0.5, "medium"), (1.01, "high"))
+"""Upper bounds of p_late for each risk band."""
+
+
+@dataclass
+class Portfolio:
+    """Everything `o2c score` decides as of one date."""
+
+    as_of: dt.date
+    invoice_scores: pd.DataFrame
+    worklist: pd.DataFrame
+    limits: pd.DataFrame
+    models: dict[str, str] = field(default_factory=dict)
+    """Model name -> champion version used."""
+
+    @property
+    def manifest(self) -> dict:
+        """What the snapshot is: its date, the models behind it and its sizes."""
+        return {"as_of": self.as_of.isoformat(), "models": self.models,
+                "rows": {name: len(getattr(self, name)) for name in FRAMES},
+                "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+
+
+def risk_band(p: np.ndarray) -> np.ndarray:
+    """'low', 'medium' or 'high' for each probability of paying late."""
+    bounds = np.array([b for b, _ in RISK_BANDS])
+    labels = np.array([label for _, label in RISK_BANDS])
+    return labels[np.searchsorted(bounds, np.asarray(p), side="right").clip(0, len(labels) - 1)]
+
+
+def _texts(reasons: list[dict]) -> list[list[str]]:
+    return [[r["text"] for r in row["raises"]] for row in reasons]
+
+
+def score_portfolio(
+    ledger: Ledger, as_of: dt.date, *, late_payment: Champion, collections: Champion,
+    serious: Champion, worklist_config: WorklistConfig, limits_config: LimitsConfig,
+) -> Portfolio:
+    """Score every invoice open at `as_of`, rank the worklist and recommend credit limits."""
+    snapshot = build_snapshot(ledger, as_of)
+    scored = snapshot.assign(
+        p_late=late_payment.model.predict_proba(snapshot),
+        p_unpaid_30d=collections.model.predict_proba(snapshot),
+    )
+    unpaid_reasons = reason_codes(collections.model, scored)
+    invoice_scores = scored[["invoice_id", "customer_id", "as_of", "issue_date", "due_date",
+                             "currency", "open_amount", "open_amount_base", "days_past_due",
+                             "p_late", "p_unpaid_30d"]].assign(
+        amount_at_risk=scored["open_amount_base"] * scored["p_unpaid_30d"],
+        risk_band=risk_band(scored["p_late"]),
+        reasons=_texts(unpaid_reasons),
+    )
+    worklist = build_worklist(scored, config=worklist_config, reasons=unpaid_reasons)
+    customers = build_customer_features(ledger, as_of)
+    active = customers[customers["invoice_count_365d"] > 0].reset_index(drop=True)
+    probability = serious.model.predict_proba(active)
+    limits = recommend_limits(active, probability, config=limits_config,
+                              reasons=reason_codes(serious.model, active))
+    return Portfolio(as_of, invoice_scores, worklist, limits,
+                     {c.name: c.version for c in (late_payment, collections, serious)})
+
+
+def write_portfolio(portfolio: Portfolio, root: str | Path) -> Path:
+    """Write the snapshot to `root/<as_of>/`, replacing an older one of that date atomically."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    target = root / portfolio.as_of.isoformat()
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=root))
+    try:
+        for name in FRAMES:
+            getattr(portfolio, name).to_parquet(staging / f"{name}.parquet", index=False)
+        (staging / "manifest.json").write_text(json.dumps(portfolio.manifest, indent=2))
+        if target.exists():
+            retired = root / f".{target.name}.old"
+            shutil.rmtree(retired, ignore_errors=True)
+            os.replace(target, retired)
+            os.replace(staging, target)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.replace(staging, target)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+def latest_portfolio_dir(root: str | Path) -> Path | None:
+    """The folder of the latest as-of date under `root`, if any."""
+    root = Path(root)
+    if not root.is_dir():
+        return None
+    dated = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")
+                   and (p / "manifest.json").exists())
+    return dated[-1] if dated else None
+
+
+def read_portfolio(folder: str | Path) -> Portfolio:
+    """Read a snapshot written by `write_portfolio`."""
+    folder = Path(folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    frames = {name: pd.read_parquet(folder / f"{name}.parquet") for name in FRAMES}
+    return Portfolio(dt.date.fromisoformat(manifest["as_of"]), models=manifest["models"],
+                     **frames)

@@ -1,0 +1,119 @@
+"""Back-test of the worklist: does it point collectors at the money that stays unpaid?
+
+As of a date A: train the collections model on facts dated before A only (no MLflow), score
+the snapshot as of A, build the worklist. Over the customers with overdue invoices at A, the
+outcome is the part of their overdue amount (reporting currency) still open 30 days later
+(`open_amount_base` of the same invoices in the snapshot as of A + 30, read from the ledger
+after A). For the top 10% and 20% of those customers, the share of that unpaid amount
+captured by: the worklist's order (held customers after the others, as the policy says;
+customers the list leaves out after those), the largest overdue amount first, the oldest
+overdue invoice first, and hindsight (the actual unpaid amount first). `closes_gap_20` is
+the share of the distance from the better rule to hindsight that the list closes at 20%.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import numpy as np
+import pandas as pd
+
+from features import build_snapshot
+from ledger.loader import Ledger
+from ledger.summary import ledger_end
+from models.worklist import WorklistConfig, build_worklist
+from training.collections import (
+    HORIZON_DAYS,
+    collections_training_set,
+    fit_collections_model,
+)
+from training.config import TrainingConfig
+
+SHARES = (0.1, 0.2)
+RULES = ("worklist", "largest_overdue", "oldest_overdue", "hindsight")
+
+
+def backtest_worklist(
+    ledger: Ledger, as_of: dt.date, *, config: TrainingConfig, worklist: WorklistConfig,
+) -> dict:
+    """Capture of the unpaid overdue amount at the top 10% and 20% of customers, per rule.
+
+    Keys: `as_of`, `customers` (with overdue invoices), `overdue_amount`, `unpaid_amount`
+    (of it, still open 30 days later), `capture` {rule: {"top_10": share, "top_20": share}},
+    `better_rule` (the better of largest/oldest at 20%), `closes_gap_20`, `beats_rules`
+    (the list above both rules at 10% and 20%), model sizes `n_train`, `best_iteration`.
+    """
+    end = ledger_end(ledger)
+    if end is None or as_of + dt.timedelta(days=HORIZON_DAYS) > end:
+        raise ValueError(f"as_of {as_of} needs {HORIZON_DAYS} days of ledger after it "
+                         f"(the ledger ends {end})")
+    examples = collections_training_set(ledger, known_before=as_of, config=config)
+    model, info = fit_collections_model(examples, config)
+    snapshot = build_snapshot(ledger, as_of)
+    scored = snapshot.assign(p_unpaid_30d=model.predict_proba(snapshot))
+    listed = build_worklist(scored, config=worklist)
+    outcome = customer_outcomes(ledger, snapshot, as_of)
+    orders = rule_orders(outcome, listed)
+    capture = {rule: {f"top_{round(s * 100)}": capture_share(outcome, order, s)
+                      for s in SHARES} for rule, order in orders.items()}
+    better = max(("largest_overdue", "oldest_overdue"), key=lambda r: capture[r]["top_20"])
+    gap = capture["hindsight"]["top_20"] - capture[better]["top_20"]
+    closes = (capture["worklist"]["top_20"] - capture[better]["top_20"]) / gap if gap > 0 \
+        else math.nan
+    beats = all(capture["worklist"][k] > max(capture["largest_overdue"][k],
+                                             capture["oldest_overdue"][k])
+                for k in ("top_10", "top_20"))
+    return {
+        "as_of": str(as_of), "customers": len(outcome),
+        "overdue_amount": round(float(outcome["overdue_amount"].sum()), 2),
+        "unpaid_amount": round(float(outcome["unpaid"].sum()), 2),
+        "capture": {r: {k: round(v, 4) for k, v in c.items()} for r, c in capture.items()},
+        "better_rule": better, "closes_gap_20": round(closes, 4), "beats_rules": beats,
+        "n_train": len(examples.frame), "best_iteration": info["best_iteration"],
+    }
+
+
+def customer_outcomes(ledger: Ledger, snapshot: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    """Per customer with overdue invoices at `as_of`: overdue amount, oldest days past due and
+    `unpaid`, the part of those invoices still open 30 days later (all in reporting currency),
+    sorted by customer_id."""
+    overdue = snapshot[snapshot["days_past_due"] > 0]
+    later = build_snapshot(ledger, as_of + dt.timedelta(days=HORIZON_DAYS))
+    still_open = later.set_index("invoice_id")["open_amount_base"]
+    unpaid = still_open.reindex(overdue["invoice_id"]).fillna(0.0).to_numpy(dtype=float)
+    frame = pd.DataFrame({"customer_id": overdue["customer_id"].astype(str).to_numpy(),
+                          "overdue_amount": overdue["open_amount_base"].to_numpy(dtype=float),
+                          "dpd": overdue["days_past_due"].to_numpy(dtype=float),
+                          "unpaid": unpaid})
+    return frame.groupby("customer_id", sort=True).agg(
+        overdue_amount=("overdue_amount", "sum"), oldest_dpd=("dpd", "max"),
+        unpaid=("unpaid", "sum")).reset_index()
+
+
+def rule_orders(outcome: pd.DataFrame, listed: pd.DataFrame) -> dict[str, list[str]]:
+    """Customer ids of `outcome` in the order of each rule (ties by customer_id)."""
+    rank = listed.set_index("customer_id")["rank"]
+    by_list = outcome.assign(
+        rank=rank.reindex(outcome["customer_id"]).fillna(np.inf).to_numpy())
+
+    def order(frame: pd.DataFrame, columns: list[str], ascending: list[bool]) -> list[str]:
+        return frame.sort_values([*columns, "customer_id"], ascending=[*ascending, True],
+                                 kind="stable")["customer_id"].tolist()
+
+    return {
+        "worklist": order(by_list, ["rank", "overdue_amount"], [True, False]),
+        "largest_overdue": order(outcome, ["overdue_amount"], [False]),
+        "oldest_overdue": order(outcome, ["oldest_dpd", "overdue_amount"], [False, False]),
+        "hindsight": order(outcome, ["unpaid"], [False]),
+    }
+
+
+def capture_share(outcome: pd.DataFrame, order: list[str], share: float) -> float:
+    """Share of the total unpaid amount held by the first ceil(share × n) customers."""
+    total = float(outcome["unpaid"].sum())
+    if total <= 0 or not order:
+        return math.nan
+    top = order[: math.ceil(share * len(order))]
+    unpaid = outcome.set_index("customer_id")["unpaid"]
+    return float(unpaid.reindex(top).sum()) / total
