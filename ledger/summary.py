@@ -73,7 +73,7 @@ def summarize(ledger: Ledger, as_of: dt.date | None = None) -> LedgerSummary:
         customers=rows["customers"],
         customers_with_invoices=ledger.scalar("SELECT count(DISTINCT customer_id) FROM invoices"),
         currencies=currencies,
-        reporting_currency=_reporting_currency(ledger, currencies),
+        reporting_currency=reporting_currency(ledger),
         open_invoices=open_count,
         open_balance=open_balance,
         overdue_balance=sum(v for k, v in aging.items() if k != "current"),
@@ -128,8 +128,9 @@ def _date_range(ledger: Ledger) -> tuple[dt.date | None, dt.date | None]:
     return ledger.rows(f"SELECT min(d), max(d) FROM ({union})")[0]
 
 
-def _reporting_currency(ledger: Ledger, currencies: list[str]) -> str:
+def reporting_currency(ledger: Ledger) -> str:
     """The currency whose rate is 1, else the only currency, else 'reporting currency'."""
+    currencies = [r[0] for r in ledger.rows("SELECT DISTINCT currency FROM customers ORDER BY 1")]
     unit = [r[0] for r in ledger.rows(
         "SELECT currency FROM fx_rates WHERE rate_to_base = 1 ORDER BY 1")]
     if len(unit) == 1:

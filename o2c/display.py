@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pandas as pd
 from rich.console import Console
 from rich.table import Table
@@ -9,7 +11,10 @@ from rich.table import Table
 from ledger.issues import LedgerValidationError
 from ledger.summary import LedgerSummary
 
-console = Console()
+WIDTH_WHEN_PIPED = 140
+"""Tables are this wide when output goes to a file or pipe (`make demo`, logs), not 80."""
+
+console = Console(width=None if sys.stdout.isatty() else WIDTH_WHEN_PIPED)
 err_console = Console(stderr=True)
 
 

@@ -17,12 +17,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from models.limits import LimitsConfig, recommend_limits
-from models.worklist import WorklistConfig, build_worklist
 
 from features import build_customer_features, build_snapshot
 from ledger.loader import Ledger
+from ledger.summary import reporting_currency
+from models.limits import LimitsConfig, recommend_limits
 from models.reasons import reason_codes
+from models.worklist import WorklistConfig, build_worklist
 from serving.champions import Champion
 
 FRAMES = ("invoice_scores", "worklist", "limits")
@@ -78,7 +79,9 @@ def score_portfolio(
         risk_band=risk_band(scored["p_late"]),
         reasons=_texts(unpaid_reasons),
     )
-    worklist = build_worklist(scored, config=worklist_config, reasons=unpaid_reasons)
+    currency = worklist_config.model_copy(update={"reporting_currency":
+                                                  reporting_currency(ledger)})
+    worklist = build_worklist(scored, config=currency, reasons=unpaid_reasons)
     customers = build_customer_features(ledger, as_of)
     active = customers[customers["invoice_count_365d"] > 0].reset_index(drop=True)
     probability = serious.model.predict_proba(active)
