@@ -69,7 +69,7 @@ class LimitsConfig(BaseModel):
     """Flag for review when the open balance exceeds this share of the current limit."""
     review_grade_drop: int = Field(2, ge=1)
     """Flag for review when the grade is this many steps worse than the previous grade."""
-    review_change_pct: float = Field(0.25, gt=0)
+    review_change_pct: float = Field(0.5, gt=0)
     """Flag for review when the recommended change is at least this share of the limit."""
 
     @model_validator(mode="after")
