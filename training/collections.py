@@ -40,7 +40,9 @@ from training.fit import fit_risk_model
 from training.tracking import (
     Promotion,
     Tracking,
+    flatten_params,
     git_commit,
+    json_number,
     ledger_fingerprint,
     log_risk_model,
     pyfunc_input,
@@ -184,8 +186,8 @@ class CollectionsTrainingResult:
     def summary(self) -> dict:
         """Headline metrics, sizes, run and registry decision, JSON-friendly."""
         return {
-            "auc": _plain(self.metrics["auc"]), "brier": _plain(self.metrics["brier"]),
-            "ece": _plain(self.metrics["ece"]), "n_train": self.n_train,
+            "auc": json_number(self.metrics["auc"]), "brier": json_number(self.metrics["brier"]),
+            "ece": json_number(self.metrics["ece"]), "n_train": self.n_train,
             "n_valid": self.n_valid, "run_id": self.run_id,
             "model_name": COLLECTIONS_MODEL_NAME, "model_version": self.promotion.version,
             "promoted": self.promotion.promoted, "promotion_reason": self.promotion.reason,
@@ -246,7 +248,7 @@ def _log_run(
 ) -> None:
     mlflow.log_params({
         "valid_from": str(split.valid_from), "valid_to": str(split.end),
-        "horizon_days": HORIZON_DAYS, **_flatten(config.model_dump()),
+        "horizon_days": HORIZON_DAYS, **flatten_params(config.model_dump()),
         **{k: v for k, v in fit_info.items() if not isinstance(v, float)},
         "n_features": len(model.features),
     })
@@ -290,17 +292,3 @@ def _log_plots(
     for name, figure in figures.items():
         mlflow.log_figure(figure, f"plots/{name}")
 
-
-def _flatten(values: dict, prefix: str = "") -> dict[str, object]:
-    flat: dict[str, object] = {}
-    for key, value in values.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
-def _plain(value: object) -> object:
-    number = float(value)
-    return None if not np.isfinite(number) else round(number, 6)

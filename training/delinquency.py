@@ -37,7 +37,9 @@ from training.fit import fit_risk_model
 from training.tracking import (
     Promotion,
     Tracking,
+    flatten_params,
     git_commit,
+    json_number,
     ledger_fingerprint,
     log_risk_model,
     pyfunc_input,
@@ -228,7 +230,7 @@ class DelinquencyTrainingResult:
     def summary(self) -> dict:
         """Headline metrics, sizes, run and registry decision (JSON-friendly)."""
         return {
-            **{k: _plain(self.metrics[k]) for k in ("auc", "pr_auc", "brier", "ece",
+            **{k: json_number(self.metrics[k]) for k in ("auc", "pr_auc", "brier", "ece",
                                                      "base_rate")},
             "n_train": self.n_train, "n_valid": self.n_valid, "run_id": self.run_id,
             "valid_as_of": str(self.valid_as_of),
@@ -265,7 +267,7 @@ def train_serious_delinquency_model(
             "valid_from": str(valid_from), "valid_as_of": str(valid_as_of),
             "train_as_of_first": str(train.dates[0]), "train_as_of_last": str(train.dates[-1]),
             "horizon_days": HORIZON_DAYS, "serious_dpd": SERIOUS_DPD,
-            **_flatten(config.model_dump()),
+            **flatten_params(config.model_dump()),
             **{k: v for k, v in fit_info.items() if not isinstance(v, float)},
             "n_features": len(model.features),
         })
@@ -318,17 +320,3 @@ def _log_plots(model: RiskModel, labels: np.ndarray, scores: np.ndarray,
     for name, figure in figures.items():
         mlflow.log_figure(figure, f"plots/{name}")
 
-
-def _flatten(values: dict, prefix: str = "") -> dict[str, object]:
-    flat: dict[str, object] = {}
-    for key, value in values.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
-
-def _plain(value: object) -> object:
-    number = float(value)
-    return None if not np.isfinite(number) else round(number, 6)

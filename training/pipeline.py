@@ -26,7 +26,9 @@ from training.fit import fit_risk_model
 from training.tracking import (
     Promotion,
     Tracking,
+    flatten_params,
     git_commit,
+    json_number,
     ledger_fingerprint,
     log_risk_model,
     pyfunc_input,
@@ -59,10 +61,10 @@ class TrainingResult:
 
     def summary(self) -> dict:
         """The JSON the CLI prints: headline metrics, sizes, run and registry decision."""
-        baselines = {row["model"]: {k: _plain(row[k]) for k in HEADLINE}
+        baselines = {row["model"]: {k: json_number(row[k]) for k in HEADLINE}
                      for _, row in self.comparison.iterrows() if row["model"] != "lightgbm"}
         return {
-            **{k: _plain(self.metrics[k]) for k in HEADLINE},
+            **{k: json_number(self.metrics[k]) for k in HEADLINE},
             "n_train": self.n_train, "n_valid": self.n_valid, "run_id": self.run_id,
             "model_name": MODEL_NAME, "model_version": self.promotion.version,
             "promoted": self.promotion.promoted, "promotion_reason": self.promotion.reason,
@@ -152,7 +154,7 @@ def _log_run(
 ) -> None:
     mlflow.log_params({
         "valid_from": str(examples.valid_from), "valid_to": str(examples.end),
-        **_flatten(config.model_dump()),
+        **flatten_params(config.model_dump()),
         **{k: v for k, v in fit_info.items() if not isinstance(v, float)},
         "n_features": len(model.features),
     })
@@ -195,21 +197,6 @@ def _log_plots(
         mlflow.log_figure(figure, f"plots/{name}")
 
 
-def _flatten(values: dict, prefix: str = "") -> dict[str, object]:
-    flat: dict[str, object] = {}
-    for key, value in values.items():
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat
-
 
 def _prefixed(counts: dict[str, int], prefix: str) -> dict[str, int]:
     return {f"{prefix}_{k}": v for k, v in counts.items()}
-
-
-def _plain(value: object) -> object:
-    """A JSON-friendly number (NaN becomes None)."""
-    number = float(value)
-    return None if not np.isfinite(number) else round(number, 6)

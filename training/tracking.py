@@ -161,3 +161,20 @@ def pyfunc_input(frame: pd.DataFrame) -> pd.DataFrame:
         elif pd.api.types.is_bool_dtype(values) or pd.api.types.is_numeric_dtype(values):
             plain[column] = values.astype(float)
     return pd.DataFrame(plain, index=frame.index)
+
+
+def flatten_params(values: dict, prefix: str = "") -> dict[str, object]:
+    """Nested configuration as flat MLflow parameters (`lightgbm.num_leaves`)."""
+    flat: dict[str, object] = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            flat.update(flatten_params(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def json_number(value: object) -> float | None:
+    """A metric for JSON output: rounded, NaN as None."""
+    number = float(value)
+    return None if not np.isfinite(number) else round(number, 6)
