@@ -65,6 +65,8 @@ _NAMED: dict[str, Phrase] = {
     "disputes_open": lambda v: f"{v:.0f} disputes open",
     "promises_active": lambda v: f"{v:.0f} promises to pay not yet due",
     "log_amount": lambda v: f"invoice of {_money(math.exp(v))}",
+    "invoiced_90d_vs_limit": lambda v: f"invoiced {v:.0%} of the credit limit in 90 days",
+    "days_to_quarter_end": lambda v: f"issued {v:.0f} days before a quarter end",
     "amount_vs_typical": lambda v: f"invoice {v:.1f} times the customer's typical amount",
     "terms_days": lambda v: f"{v:.0f}-day payment terms on this invoice",
     "payment_terms_days": lambda v: f"{v:.0f}-day standard payment terms",
@@ -82,6 +84,9 @@ _NAMED: dict[str, Phrase] = {
     "has_broken_promise": lambda v: "a promise to pay was broken" if v else "no broken promise",
 }
 
+_HISTORY = re.compile(r"(?:late_share|days_late_\w+?)_(all|\d+d)$")
+"""History features that are empty when no invoice was settled in their window."""
+
 _MISSING: dict[str, str] = {
     "days_since_last_late": "no late payment on record",
 }
@@ -92,6 +97,9 @@ def describe(feature: str, value: object) -> str:
     if isinstance(value, str):
         return f"{feature.replace('_', ' ')} {value}"
     if value is None or (isinstance(value, float) and math.isnan(value)) or pd.isna(value):
+        history = _HISTORY.match(feature)
+        if history:
+            return f"no invoices settled {_window(history[1])}"
         return _MISSING.get(feature, f"no {feature.replace('_', ' ')} on record")
     number = float(value)
     if feature in _NAMED:

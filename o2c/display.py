@@ -96,7 +96,7 @@ def show_worklist(rows: pd.DataFrame) -> None:
                          justify="right" if column in ("rank", "at risk", "overdue",
                                                        "oldest dpd") else "left")
     for row in rows.itertuples():
-        why = "; ".join(list(row.reasons)[:2])
+        why = "; ".join(list(row.reasons)[:3])
         if row.held:
             why = f"held: {row.held_reason}. {why}"
         table.add_row(str(row.rank), row.customer_id, row.action, f"{row.amount_at_risk:,.0f}",

@@ -190,6 +190,10 @@ def test_describe_uses_the_customers_own_values() -> None:
     assert describe("late_share_all", 0.25) == "paid 25% of invoices late in all history"
     assert describe("days_since_last_late", float("nan")) == "no late payment on record"
     assert describe("days_past_due", -5.0) == "due in 5 days"
+    assert describe("late_share_180d", float("nan")) == \
+        "no invoices settled over the last 180 days"
+    assert describe("invoiced_90d_vs_limit", 0.42) == \
+        "invoiced 42% of the credit limit in 90 days"
 
 
 def test_cli_train_prints_metrics_json_and_predictions(
