@@ -40,20 +40,15 @@ from training.fit import fit_risk_model
 from training.tracking import (
     Promotion,
     Tracking,
-    flatten_params,
-    git_commit,
     json_number,
-    ledger_fingerprint,
-    log_risk_model,
-    pyfunc_input,
-    pyfunc_scorer,
-    register_and_promote,
+    log_comparison,
+    log_run_context,
+    publish_model,
 )
 
 COLLECTIONS_MODEL_NAME = "collections-risk"
 HORIZON_DAYS = 30
 """Days after the as-of date by which an open invoice counts as paid."""
-HEADLINE = ("auc", "pr_auc", "brier", "log_loss", "ece", "lift_top_decile")
 
 Progress = Callable[[str], None]
 
@@ -220,15 +215,9 @@ def train_collections_model(
     with mlflow.start_run(run_name=f"collections valid_from={valid_from}") as run:
         _log_run(ledger, split, config, fit_info, comparison, valid, model)
         _log_plots(model, valid, labels, scores)
-        logged = log_risk_model(model, valid)
         step("registering")
-        promotion = register_and_promote(
-            COLLECTIONS_MODEL_NAME, logged.model_uri, auc=metrics["auc"],
-            brier=metrics["brier"], score_champion=pyfunc_scorer(pyfunc_input(valid), labels),
-            run_id=run.info.run_id,
-        )
-        mlflow.set_tags({"model_version": promotion.version, "promoted": str(promotion.promoted),
-                         "promotion_reason": promotion.reason})
+        promotion = publish_model(COLLECTIONS_MODEL_NAME, model, valid, labels, metrics,
+                                  run.info.run_id)
     predictions = valid[["as_of", "invoice_id", "p_unpaid_30d", "late"]].reset_index(drop=True)
     return CollectionsTrainingResult(metrics, comparison, len(train), len(valid),
                                      run.info.run_id, promotion, predictions, model)
@@ -246,23 +235,12 @@ def _log_run(
     ledger: Ledger, split: CollectionsSplit, config: TrainingConfig, fit_info: dict,
     comparison: pd.DataFrame, valid: pd.DataFrame, model: RiskModel,
 ) -> None:
-    mlflow.log_params({
-        "valid_from": str(split.valid_from), "valid_to": str(split.end),
-        "horizon_days": HORIZON_DAYS, **flatten_params(config.model_dump()),
-        **{k: v for k, v in fit_info.items() if not isinstance(v, float)},
-        "n_features": len(model.features),
-    })
-    mlflow.set_tags({**ledger_fingerprint(ledger), "git_commit": git_commit(),
-                     "model_name": COLLECTIONS_MODEL_NAME})
-    for _, row in comparison.iterrows():
-        prefix = "" if row["model"] == "lightgbm" else f"baseline_{row['model']}_"
-        mlflow.log_metrics({f"{prefix}{k}": float(row[k]) for k in HEADLINE
-                            if np.isfinite(row[k])})
-    mlflow.log_metrics({k: float(v) for k, v in fit_info.items() if isinstance(v, float)})
-    mlflow.log_metrics({**{f"examples_train_{k}": v for k, v in split.train.counts.items()},
-                        **{f"examples_valid_{k}": v for k, v in split.valid.counts.items()}})
-    mlflow.log_dict({"features": model.features, "categories": model.categories},
-                    "features.json")
+    log_run_context(ledger, COLLECTIONS_MODEL_NAME, model, config_params=config.model_dump(),
+                    fit_info=fit_info,
+                    counts={"train": split.train.counts, "valid": split.valid.counts},
+                    valid_from=str(split.valid_from), valid_to=str(split.end),
+                    horizon_days=HORIZON_DAYS)
+    log_comparison(comparison)
     segments = segment_metrics(
         valid.assign(age_band=age_band(valid["age_days"]),
                      overdue=np.where(valid["days_past_due"] > 0, "overdue", "not due"),

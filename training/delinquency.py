@@ -37,14 +37,9 @@ from training.fit import fit_risk_model
 from training.tracking import (
     Promotion,
     Tracking,
-    flatten_params,
-    git_commit,
     json_number,
-    ledger_fingerprint,
-    log_risk_model,
-    pyfunc_input,
-    pyfunc_scorer,
-    register_and_promote,
+    log_run_context,
+    publish_model,
 )
 
 SERIOUS_MODEL_NAME = "serious-delinquency"
@@ -263,37 +258,20 @@ def train_serious_delinquency_model(
     step("logging to MLflow")
     tracking.activate()
     with mlflow.start_run(run_name=f"serious-delinquency as_of={valid_as_of}") as run:
-        mlflow.log_params({
-            "valid_from": str(valid_from), "valid_as_of": str(valid_as_of),
-            "train_as_of_first": str(train.dates[0]), "train_as_of_last": str(train.dates[-1]),
-            "horizon_days": HORIZON_DAYS, "serious_dpd": SERIOUS_DPD,
-            **flatten_params(config.model_dump()),
-            **{k: v for k, v in fit_info.items() if not isinstance(v, float)},
-            "n_features": len(model.features),
-        })
-        mlflow.set_tags({**ledger_fingerprint(ledger), "git_commit": git_commit(),
-                         "model_name": SERIOUS_MODEL_NAME})
+        log_run_context(
+            ledger, SERIOUS_MODEL_NAME, model, config_params=config.model_dump(),
+            fit_info=fit_info, counts={"train": train.counts, "valid": valid.counts},
+            valid_from=str(valid_from), valid_as_of=str(valid_as_of),
+            train_as_of_first=str(train.dates[0]), train_as_of_last=str(train.dates[-1]),
+            horizon_days=HORIZON_DAYS, serious_dpd=SERIOUS_DPD)
         mlflow.log_metrics({k: float(v) for k, v in metrics.items() if np.isfinite(v)})
         base_metrics = binary_metrics(labels, baseline)
         mlflow.log_metrics({f"baseline_late_share_{k}": float(base_metrics[k])
                             for k in HEADLINE if np.isfinite(base_metrics[k])})
-        mlflow.log_metrics({k: float(v) for k, v in fit_info.items() if isinstance(v, float)})
-        mlflow.log_metrics({**{f"examples_train_{k}": v for k, v in train.counts.items()},
-                            **{f"examples_valid_{k}": v for k, v in valid.counts.items()}})
-        mlflow.log_dict({"features": model.features, "categories": model.categories},
-                        "features.json")
         _log_plots(model, labels, scores, baseline)
-        inputs = frame[model.features]
-        logged = log_risk_model(model, inputs)
         step("registering")
-        promotion = register_and_promote(
-            SERIOUS_MODEL_NAME, logged.model_uri, auc=metrics["auc"], brier=metrics["brier"],
-            score_champion=pyfunc_scorer(pyfunc_input(inputs), labels),
-            run_id=run.info.run_id,
-        )
-        mlflow.set_tags({"model_version": promotion.version,
-                         "promoted": str(promotion.promoted),
-                         "promotion_reason": promotion.reason})
+        promotion = publish_model(SERIOUS_MODEL_NAME, model, frame[model.features], labels,
+                                  metrics, run.info.run_id)
     predictions = frame[["customer_id", "as_of"]].assign(p_serious=scores,
                                                         serious=frame["serious"].to_numpy())
     return DelinquencyTrainingResult(metrics, len(train.frame), len(frame), run.info.run_id,

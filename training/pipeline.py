@@ -24,20 +24,16 @@ from training.evaluation import age_band, binary_metrics, compare_models, segmen
 from training.examples import SplitExamples, build_examples
 from training.fit import fit_risk_model
 from training.tracking import (
+    HEADLINE,
     Promotion,
     Tracking,
-    flatten_params,
-    git_commit,
     json_number,
-    ledger_fingerprint,
-    log_risk_model,
-    pyfunc_input,
-    pyfunc_scorer,
-    register_and_promote,
+    log_comparison,
+    log_run_context,
+    publish_model,
 )
 
 MODEL_NAME = "late-payment-risk"
-HEADLINE = ("auc", "pr_auc", "brier", "log_loss", "ece", "lift_top_decile")
 
 Progress = Callable[[str], None]
 
@@ -109,16 +105,9 @@ def train_late_payment_model(
     with mlflow.start_run(run_name=f"late-payment valid_from={valid_from}") as run:
         _log_run(ledger, examples, config, fit_info, comparison, segments, valid, model)
         _log_plots(model, valid, at_issue, labels, scores)
-        logged = log_risk_model(model, at_issue)
         step("registering")
-        promotion = register_and_promote(
-            MODEL_NAME, logged.model_uri, auc=metrics["auc"], brier=metrics["brier"],
-            score_champion=pyfunc_scorer(pyfunc_input(at_issue), labels),
-            run_id=run.info.run_id,
-        )
-        mlflow.set_tags({"model_version": promotion.version,
-                         "promoted": str(promotion.promoted),
-                         "promotion_reason": promotion.reason})
+        promotion = publish_model(MODEL_NAME, model, at_issue, labels, metrics,
+                                  run.info.run_id)
     predictions = at_issue[["invoice_id", "p_late", "late"]].reset_index(drop=True)
     return TrainingResult(metrics, comparison, segments, len(train), len(at_issue),
                           run.info.run_id, promotion, predictions, model)
@@ -152,28 +141,15 @@ def _log_run(
     ledger: Ledger, examples: SplitExamples, config: TrainingConfig, fit_info: dict,
     comparison: pd.DataFrame, segments: pd.DataFrame, valid: pd.DataFrame, model: RiskModel,
 ) -> None:
-    mlflow.log_params({
-        "valid_from": str(examples.valid_from), "valid_to": str(examples.end),
-        **flatten_params(config.model_dump()),
-        **{k: v for k, v in fit_info.items() if not isinstance(v, float)},
-        "n_features": len(model.features),
-    })
-    mlflow.set_tags({**ledger_fingerprint(ledger), "git_commit": git_commit(),
-                     "model_name": MODEL_NAME})
-    for _, row in comparison.iterrows():
-        prefix = "" if row["model"] == "lightgbm" else f"baseline_{row['model']}_"
-        mlflow.log_metrics({f"{prefix}{k}": float(row[k]) for k in HEADLINE
-                            if np.isfinite(row[k])})
+    log_run_context(ledger, MODEL_NAME, model, config_params=config.model_dump(),
+                    fit_info=fit_info,
+                    counts={"train": examples.train.counts, "valid": examples.valid.counts},
+                    valid_from=str(examples.valid_from), valid_to=str(examples.end))
+    log_comparison(comparison)
     aged = valid[valid["kind"] == "snapshot"]
     if len(aged) and aged["late"].nunique() == 2:
         aged_metrics = binary_metrics(aged["late"].to_numpy(dtype=int), aged["p_late"].to_numpy())
         mlflow.log_metrics({f"aged_{k}": float(aged_metrics[k]) for k in HEADLINE})
-    mlflow.log_metrics({k: float(v) for k, v in fit_info.items() if isinstance(v, float)})
-    mlflow.log_metrics({f"examples_{k}": v for k, v in
-                        {**_prefixed(examples.train.counts, "train"),
-                         **_prefixed(examples.valid.counts, "valid")}.items()})
-    mlflow.log_dict({"features": model.features, "categories": model.categories},
-                    "features.json")
     mlflow.log_table(segments, "evaluation/segments.json")
     mlflow.log_table(comparison, "evaluation/model_comparison.json")
 
@@ -196,7 +172,3 @@ def _log_plots(
     for name, figure in figures.items():
         mlflow.log_figure(figure, f"plots/{name}")
 
-
-
-def _prefixed(counts: dict[str, int], prefix: str) -> dict[str, int]:
-    return {f"{prefix}_{k}": v for k, v in counts.items()}

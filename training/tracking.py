@@ -178,3 +178,48 @@ def json_number(value: object) -> float | None:
     """A metric for JSON output: rounded, NaN as None."""
     number = float(value)
     return None if not np.isfinite(number) else round(number, 6)
+
+
+HEADLINE = ("auc", "pr_auc", "brier", "log_loss", "ece", "lift_top_decile")
+"""The validation metrics every model reports, and baselines beside it."""
+
+
+def log_run_context(
+    ledger: Ledger, model_name: str, model: RiskModel, *, config_params: dict,
+    fit_info: dict, counts: dict[str, dict[str, int]], **params: object,
+) -> None:
+    """What every training run logs: parameters, data fingerprint, git commit, fit details,
+    example counts (`examples_<split>_<count>`) and the feature list."""
+    mlflow.log_params({**params, **flatten_params(config_params),
+                       **{k: v for k, v in fit_info.items() if not isinstance(v, float)},
+                       "n_features": len(model.features)})
+    mlflow.set_tags({**ledger_fingerprint(ledger), "git_commit": git_commit(),
+                     "model_name": model_name})
+    mlflow.log_metrics({k: float(v) for k, v in fit_info.items() if isinstance(v, float)})
+    mlflow.log_metrics({f"examples_{split}_{k}": v for split, values in counts.items()
+                        for k, v in values.items()})
+    mlflow.log_dict({"features": model.features, "categories": model.categories},
+                    "features.json")
+
+
+def log_comparison(comparison: pd.DataFrame) -> None:
+    """Headline metrics of the model (`auc`) and of each baseline (`baseline_<name>_auc`)."""
+    for _, row in comparison.iterrows():
+        prefix = "" if row["model"] == "lightgbm" else f"baseline_{row['model']}_"
+        mlflow.log_metrics({f"{prefix}{k}": float(row[k]) for k in HEADLINE
+                            if np.isfinite(row[k])})
+
+
+def publish_model(
+    model_name: str, model: RiskModel, examples: pd.DataFrame, labels: np.ndarray,
+    metrics: dict[str, float], run_id: str,
+) -> Promotion:
+    """Log the model in the active run, register it as challenger, promote it if it beats the
+    champion on `examples`, and tag the run with the decision."""
+    logged = log_risk_model(model, examples)
+    promotion = register_and_promote(
+        model_name, logged.model_uri, auc=metrics["auc"], brier=metrics["brier"],
+        score_champion=pyfunc_scorer(pyfunc_input(examples), labels), run_id=run_id)
+    mlflow.set_tags({"model_version": promotion.version, "promoted": str(promotion.promoted),
+                     "promotion_reason": promotion.reason})
+    return promotion
