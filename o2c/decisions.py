@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from ledger import Ledger
 from ledger.atomic import atomic_file
 from o2c.common import LedgerOption, fail, load, load_settings_or_fail, parse_date, records
 from o2c.display import console, show_backtest, show_limits, show_worklist
@@ -118,17 +120,9 @@ def backtest_worklist_command(
     beside the rules collectors use and hindsight (models trained on facts before the date)."""
     from training.backtest_worklist import backtest_worklist
 
-    settings = load_settings_or_fail()
-    loaded = load(ledger)
-    with console.status("Training on the past and ranking as of the date..."):
-        try:
-            figures = backtest_worklist(loaded, parse_date(as_of, "--as-of"),
-                                        config=settings.training, worklist=settings.worklist)
-        except ValueError as exc:
-            fail(str(exc))
-    show_backtest("Worklist back-test", figures)
-    if json_output:
-        print(json.dumps(figures, sort_keys=True, default=str))
+    _backtest("Worklist back-test", ledger, as_of, json_output,
+              lambda loaded, day, settings: backtest_worklist(
+                  loaded, day, config=settings.training, worklist=settings.worklist))
 
 
 @backtest_app.command("limits")
@@ -139,15 +133,24 @@ def backtest_limits_command(
     the next 12 months, and how much credit the others keep."""
     from training.backtest_limits import backtest_limits
 
+    _backtest("Credit-limit back-test", ledger, as_of, json_output,
+              lambda loaded, day, settings: backtest_limits(
+                  loaded, day, config=settings.training, limits=settings.limits))
+
+
+def _backtest(
+    title: str, ledger: Path, as_of: str, json_output: bool,
+    run: Callable[[Ledger, dt.date, Settings], dict],
+) -> None:
+    """Load settings and ledger, run one back-test, print its figures (and JSON)."""
     settings = load_settings_or_fail()
     loaded = load(ledger)
-    with console.status("Training on the past and recommending limits as of the date..."):
+    with console.status("Training on the past and deciding as of the date..."):
         try:
-            figures = backtest_limits(loaded, parse_date(as_of, "--as-of"),
-                                      config=settings.training, limits=settings.limits)
+            figures = run(loaded, parse_date(as_of, "--as-of"), settings)
         except ValueError as exc:
             fail(str(exc))
-    show_backtest("Credit-limit back-test", figures)
+    show_backtest(title, figures)
     if json_output:
         print(json.dumps(figures, sort_keys=True, default=str))
 
