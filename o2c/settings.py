@@ -20,6 +20,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from monitoring.config import MonitoringConfig
+from serving.config import ApiConfig
 from training.config import TrainingConfig
 
 DEFAULT_CONFIG_FILE = "o2c.toml"
@@ -45,6 +47,15 @@ class Settings(BaseSettings):
     """How the collections worklist is ranked and which rules hold customers back."""
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     """How credit limits are recommended."""
+    api: ApiConfig = Field(default_factory=ApiConfig)
+    """How the API serves (`o2c serve`): batch limit, collectors."""
+    api_keys: str | None = Field(None, repr=False)
+    """API keys of `o2c serve`: a JSON object of key -> role (collector, credit_manager,
+    admin), as `O2C_API_KEYS`; never printed."""
+    api_keys_file: Path | None = None
+    """A file holding that JSON object instead (`O2C_API_KEYS_FILE`)."""
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
+    """Thresholds of the drift and quality checks of `o2c monitor`."""
 
     @property
     def snapshots_dir(self) -> Path:

@@ -144,6 +144,7 @@ def _log_run(
     log_run_context(ledger, MODEL_NAME, model, config_params=config.model_dump(),
                     fit_info=fit_info,
                     counts={"train": examples.train.counts, "valid": examples.valid.counts},
+                    train_from=str(ledger.scalar("SELECT min(issue_date) FROM invoices")),
                     valid_from=str(examples.valid_from), valid_to=str(examples.end))
     log_comparison(comparison)
     aged = valid[valid["kind"] == "snapshot"]
