@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import mlflow
@@ -9,7 +10,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from models.risk_model import RiskModel
-from training.tracking import CHAMPION, Tracking
+from training.tracking import CHAMPION, HEADLINE, Tracking
 
 
 @dataclass(frozen=True)
@@ -33,3 +34,27 @@ def load_champion(name: str, tracking: Tracking) -> Champion:
     loaded = mlflow.pyfunc.load_model(f"models:/{name}@{CHAMPION}")
     return Champion(name, str(version.version), version.run_id,
                     loaded.unwrap_python_model().model)
+
+
+def describe_champion(name: str, tracking: Tracking) -> dict:
+    """What the registry says of a champion, without loading it: version, aliases, run,
+    training date and validation metrics (the model's own, not its baselines')."""
+    client = MlflowClient(tracking.tracking_uri)
+    try:
+        version = client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        raise LookupError(f"no champion of model {name!r} in {tracking.tracking_uri}; "
+                          "run `o2c train` first") from None
+    run = client.get_run(version.run_id)
+    metrics = {k: v for k, v in sorted(run.data.metrics.items())
+               if k in HEADLINE or k.startswith("aged_")}
+    return {"name": name, "version": str(version.version), "aliases": sorted(version.aliases),
+            "run_id": version.run_id, "trained_at": _iso(run.info.start_time),
+            "registered_at": _iso(version.creation_timestamp),
+            "validation_metrics": metrics}
+
+
+def _iso(millis: int | None) -> str | None:
+    if millis is None:
+        return None
+    return dt.datetime.fromtimestamp(millis / 1000, dt.UTC).isoformat(timespec="seconds")

@@ -1,8 +1,9 @@
 """The portfolio snapshot: invoice scores, worklist and credit limits as of one date.
 
 `o2c score` writes one folder per run (`invoice_scores.parquet`, `worklist.parquet`,
-`limits.parquet`, `manifest.json` with the as-of date and model versions), atomically; the
-service reads the latest.
+`limits.parquet`, `customers.parquet` with every customer's features and history as of the
+date (`serving.history.customer_history`), `manifest.json` with the as-of date and model
+versions), atomically; the service reads the latest.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from models.limits import LimitsConfig, recommend_limits
 from models.reasons import reason_codes
 from models.worklist import WorklistConfig, build_worklist
 from serving.champions import Champion
+from serving.history import customer_history, fx_rates
 
-FRAMES = ("invoice_scores", "worklist", "limits")
+FRAMES = ("invoice_scores", "worklist", "limits", "customers")
 RISK_BANDS = ((0.2, "low"), (0.5, "medium"), (1.01, "high"))
 """Upper bounds of p_late for each risk band."""
 
@@ -39,13 +41,18 @@ class Portfolio:
     invoice_scores: pd.DataFrame
     worklist: pd.DataFrame
     limits: pd.DataFrame
+    customers: pd.DataFrame
+    """Every customer's features and history as of the date (`customer_history`)."""
     models: dict[str, str] = field(default_factory=dict)
     """Model name -> champion version used."""
+    rates: dict[str, float] = field(default_factory=dict)
+    """Reporting-currency rate of each currency of the ledger (for customers without
+    history in the snapshot)."""
 
     @property
     def manifest(self) -> dict:
         """What the snapshot is: its date, the models behind it and its sizes."""
-        return {"as_of": self.as_of.isoformat(), "models": self.models,
+        return {"as_of": self.as_of.isoformat(), "models": self.models, "rates": self.rates,
                 "rows": {name: len(getattr(self, name)) for name in FRAMES},
                 "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
 
@@ -82,13 +89,14 @@ def score_portfolio(
     currency = worklist_config.model_copy(update={"reporting_currency":
                                                   reporting_currency(ledger)})
     worklist = build_worklist(scored, config=currency, reasons=unpaid_reasons)
-    customers = build_customer_features(ledger, as_of)
+    customers = customer_history(ledger, as_of, build_customer_features(ledger, as_of))
     active = customers[customers["invoice_count_365d"] > 0].reset_index(drop=True)
     probability = serious.model.predict_proba(active)
     limits = recommend_limits(active, probability, config=limits_config,
                               reasons=reason_codes(serious.model, active))
-    return Portfolio(as_of, invoice_scores, worklist, limits,
-                     {c.name: c.version for c in (late_payment, collections, serious)})
+    return Portfolio(as_of, invoice_scores, worklist, limits, customers,
+                     {c.name: c.version for c in (late_payment, collections, serious)},
+                     fx_rates(ledger))
 
 
 def write_portfolio(portfolio: Portfolio, root: str | Path) -> Path:
@@ -126,9 +134,13 @@ def latest_portfolio_dir(root: str | Path) -> Path | None:
 
 
 def read_portfolio(folder: str | Path) -> Portfolio:
-    """Read a snapshot written by `write_portfolio`."""
+    """Read a snapshot written by `write_portfolio`; a clear error when a part is missing."""
     folder = Path(folder)
     manifest = json.loads((folder / "manifest.json").read_text())
+    missing = [f"{name}.parquet" for name in FRAMES if not (folder / f"{name}.parquet").exists()]
+    if missing:
+        raise FileNotFoundError(f"snapshot {folder} lacks {', '.join(missing)} (written by an "
+                                "older version?): run `o2c score` again")
     frames = {name: pd.read_parquet(folder / f"{name}.parquet") for name in FRAMES}
     return Portfolio(dt.date.fromisoformat(manifest["as_of"]), models=manifest["models"],
-                     **frames)
+                     rates=manifest.get("rates", {}), **frames)

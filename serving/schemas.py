@@ -1,0 +1,138 @@
+"""Request and response bodies of the API (pydantic): what the OpenAPI spec shows.
+
+Requests forbid unknown fields, NaN and infinite numbers; every error names the field.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from serving.scoring import MAX_BATCH
+
+Id = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+
+
+class Request(BaseModel):
+    """Base of every request body: no unknown fields, no NaN or infinite numbers."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+
+class PostedInvoice(Request):
+    """An invoice to score."""
+
+    invoice_id: Id
+    customer_id: Id
+    issue_date: dt.date = Field(description="YYYY-MM-DD")
+    due_date: dt.date = Field(description="YYYY-MM-DD, not before issue_date")
+    amount: float = Field(gt=0, le=1e13, description="Invoice amount in its currency, > 0")
+    currency: Currency = Field(description="ISO 4217 code; the customer's own currency")
+
+    @model_validator(mode="after")
+    def _due_after_issue(self) -> PostedInvoice:
+        if self.due_date < self.issue_date:
+            raise ValueError(f"due_date {self.due_date} is before issue_date {self.issue_date}")
+        return self
+
+
+class ScoreRequest(Request):
+    """Invoices to score, as of a date (default: the snapshot's date)."""
+
+    invoices: list[PostedInvoice] = Field(
+        min_length=1, description=f"1 to {MAX_BATCH} invoices (more: 413)")
+    as_of: dt.date | None = Field(
+        None, description="Score as of this date (an invoice issued later: as of its issue "
+                          "date); default the snapshot's date")
+
+
+class Reason(BaseModel):
+    """One feature raising the risk: its name, in words, and its log-odds contribution."""
+
+    feature: str
+    text: str
+    contribution: float
+
+
+class ScoredInvoice(BaseModel):
+    """The score of one posted invoice."""
+
+    invoice_id: str
+    customer_id: str
+    as_of: dt.date
+    p_late: float = Field(description="Probability of being settled after the due date")
+    risk_band: str = Field(description="low (< 0.2), medium (< 0.5) or high")
+    cold_start: bool = Field(description="The customer has no history in the snapshot: "
+                                         "scored from the invoice alone")
+    history_as_of: dt.date | None = Field(description="Date of the customer history used")
+    reasons: list[Reason]
+
+
+class ScoreResponse(BaseModel):
+    """Scores in the order of the posted invoices."""
+
+    scores: list[ScoredInvoice]
+
+
+class WorklistRequest(Request):
+    """Filters of the worklist (all optional)."""
+
+    top_k: int | None = Field(None, ge=1, le=100_000, description="Only the first K rows")
+    collector: Id | None = Field(None, description="Only rows assigned to this collector")
+    country: Annotated[str, StringConstraints(min_length=2, max_length=2)] | None = Field(
+        None, description="Only customers of this country (ISO 3166 alpha-2)")
+    min_amount: float | None = Field(None, ge=0, le=1e15,
+                                     description="Only rows with at least this amount at risk")
+    include_held: bool = Field(True, description="Include customers held for a dispute or "
+                                                 "a promise to pay")
+
+
+class WorklistResponse(BaseModel):
+    """Worklist rows in rank order, as `o2c worklist --json` prints them."""
+
+    worklist: list[dict[str, Any]]
+
+
+class LimitsRequest(Request):
+    """Customers whose limits to return (empty or absent: all)."""
+
+    customer_ids: list[Id] | None = Field(None, max_length=100_000)
+
+
+class LimitsResponse(BaseModel):
+    """Credit-limit rows, as `o2c limits --json` prints them."""
+
+    limits: list[dict[str, Any]]
+
+
+class CustomerRequest(Request):
+    """One customer."""
+
+    customer_id: Id
+
+
+class CustomerProfile(BaseModel):
+    """A customer's risk profile."""
+
+    customer_id: str
+    as_of: dt.date
+    features: dict[str, Any]
+    scores: dict[str, Any]
+    open_invoices: list[dict[str, Any]]
+    limit: dict[str, Any] | None
+    worklist: dict[str, Any] | None
+    reasons: dict[str, list[str]]
+
+
+class ReloadRequest(Request):
+    """Reload the champions and the latest snapshot (no options)."""
+
+
+class ModelInfo(BaseModel):
+    """The champions in service and the snapshot."""
+
+    models: list[dict[str, Any]]
+    snapshot: dict[str, Any]
