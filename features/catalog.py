@@ -182,6 +182,12 @@ def _catalog() -> list[FeatureSpec]:
                     window_label=f"{t}d vs all"),
         FeatureSpec("days_since_last_late", "Days since the last invoice settled late "
                     "(null if none).", "history", "as_of - {last_late_date}"),
+        FeatureSpec("days_since_last_payment", "Days since the customer's last payment (null "
+                    "if none): a customer who stopped paying stands out here first.", "history",
+                    "as_of - {last_payment_date}"),
+        FeatureSpec("paid_vs_invoiced_90d", "Amount paid in the last 90 days over the amount "
+                    "invoiced in them (null when nothing was invoiced).", "history",
+                    "{paid_c} / nullif({invoiced_c}, 0)", 90),
         FeatureSpec("open_invoice_count", "Invoices open (issued, not settled).",
                     "exposure", "{open_n}"),
         FeatureSpec("open_balance_base", "Open amount of all the customer's invoices, in the "

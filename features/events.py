@@ -92,6 +92,9 @@ MEASURES: dict[str, Measure] = {m.name: m for m in (
     Measure("days_late_c", "sum of amount (cents) x days late of settled invoices", _SETTLE),
     Measure("last_late_date", "settlement date of the last invoice settled late", _SETTLE,
             agg="max"),
+    Measure("paid_c", "amount paid, cents", ("invoices", "payments")),
+    Measure("last_payment_date", "date of the last payment", ("invoices", "payments"),
+            agg="max"),
     Measure("credited_c", "amount of credit notes, cents", ("invoices", "credit_notes")),
     Measure("disputes_opened_n", "disputes opened", ("invoices", "disputes")),
     Measure("disputes_open_n", "disputes open (opened, not resolved)", ("invoices", "disputes")),
@@ -264,9 +267,11 @@ def event_sources() -> list[EventSource]:
             SELECT ck, issue_date AS d, 1 AS invoices_n, amount_c AS invoiced_c,
                    issue_date AS first_invoice_date, 1 AS open_n, amount_c AS open_c
             FROM inv"""),
-        EventSource("application", ("credited_c", "open_c", *_OVERDUE, "open_n",
-                                    *_SETTLEMENT), f"""
-            SELECT ck, d, nullif(cn_c, 0) AS credited_c, -reduce AS open_c, {applied_buckets},
+        EventSource("application", ("credited_c", "paid_c", "last_payment_date", "open_c",
+                                    *_OVERDUE, "open_n", *_SETTLEMENT), f"""
+            SELECT ck, d, nullif(cn_c, 0) AS credited_c, nullif(pay_c, 0) AS paid_c,
+                   CASE WHEN pay_c > 0 THEN d END AS last_payment_date,
+                   -reduce AS open_c, {applied_buckets},
                    -CAST(settles AS INTEGER) AS open_n,
                    CASE WHEN settles THEN 1 END AS settled_n,
                    CASE WHEN settles THEN CAST({days_late} > 0 AS INTEGER) END AS late_n,

@@ -58,6 +58,8 @@ _NAMED: dict[str, Phrase] = {
     "days_late_trend": lambda v: (f"paying {abs(v):.0f} days {'later' if v > 0 else 'sooner'} "
                                   "in the last 90 days than in all history"),
     "days_since_last_late": lambda v: f"last late payment {v:.0f} days ago",
+    "days_since_last_payment": lambda v: f"last payment {v:.0f} days ago",
+    "paid_vs_invoiced_90d": lambda v: f"paid {v:.0%} of what was invoiced in the last 90 days",
     "open_invoice_count": lambda v: f"{v:.0f} invoices open",
     "open_balance_base": lambda v: f"{_money(v)} open",
     "overdue_share": lambda v: f"{v:.0%} of the open balance overdue",
@@ -89,6 +91,8 @@ _HISTORY = re.compile(r"(?:late_share|days_late_\w+?)_(all|\d+d)$")
 
 _MISSING: dict[str, str] = {
     "days_since_last_late": "no late payment on record",
+    "days_since_last_payment": "no payment on record",
+    "paid_vs_invoiced_90d": "nothing invoiced in the last 90 days",
 }
 
 

@@ -128,6 +128,9 @@ CUSTOMER_A_AT_T = {
     "days_late_std_90d": 0.0, "days_late_weighted_90d": 50.0,
     "late_share_trend": 1 - 2 / 3, "days_late_trend": 50 - 52 / 3,
     "days_since_last_late": 42.0,
+    # P5 on 06-10 is the last payment seen; in the 90-day window P4 400 + P5 300 were paid
+    # (P3 on 04-01 is out) against A4 800 + A5 600 invoiced
+    "days_since_last_payment": 21.0, "paid_vs_invoiced_90d": 700 / 1400,
     # A4 (500 left, 31 days past due) and A5 (600: its payment on T is not seen yet)
     "open_invoice_count": 2.0, "open_balance_base": 1100 * 1.1,
     "overdue_1_30_amount": 0.0, "overdue_31_60_amount": 500 * 1.1,
@@ -156,6 +159,7 @@ def test_customer_without_history_gets_neutral_counts_and_null_ratios(ledger):
     _check(row, {
         "settled_count_all": 0.0, "late_share_all": math.nan, "days_late_mean_all": math.nan,
         "days_late_std_90d": math.nan, "days_since_last_late": math.nan,
+        "days_since_last_payment": math.nan, "paid_vs_invoiced_90d": math.nan,
         "late_share_trend": math.nan, "open_invoice_count": 0.0, "open_balance_base": 0.0,
         "overdue_90_plus_amount": 0.0, "overdue_share": math.nan, "utilization": 0.0,
         "credit_note_share_all": math.nan, "promises_active": 0.0,
