@@ -36,8 +36,8 @@ bench: install  ## every benchmark in benchmarks/, printing its figures
 		echo "== $$script"; $(BIN)/python $$script || exit 1; \
 	done
 
-serve: install  ## the API over the demo's models (built in a later issue)
-	@echo "o2c serve is not built yet (see the issue 'The served API')." >&2; exit 1
+serve: install  ## the API over the demo's models and snapshot (after make demo)
+	$(BIN)/o2c serve
 
 mlflow-ui: install  ## the MLflow UI over the project's tracking store
 	mkdir -p $(WORKDIR)

@@ -14,7 +14,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ledger.atomic import atomic_file
 from ledger.summary import summarize
-from o2c import decisions, monitor
+from o2c import decisions, monitor, serve
 from o2c.common import LedgerOption, fail, load, load_settings_or_fail, parse_date
 from o2c.display import (
     console,
@@ -207,6 +207,7 @@ app.command()(decisions.worklist)
 app.command()(decisions.limits)
 app.add_typer(decisions.backtest_app, name="backtest")
 app.command()(monitor.monitor)
+app.command()(serve.serve)
 
 if __name__ == "__main__":
     app()

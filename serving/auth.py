@@ -95,7 +95,8 @@ def role_of(authorization: str | None, keys: Mapping[str, str]) -> str | None:
 
 
 class ApiKeyMiddleware:
-    """ASGI middleware: 401 without a valid key, 403 for a role without access.
+    """ASGI middleware: 401 without a valid key, 403 for a role without access; the API
+    routes' bodies are read as JSON whatever their Content-Type.
 
     `keys` maps key digests to roles; `load` (called once, when the app is built, if `keys`
     is None) returns them, e.g. from settings.
@@ -127,8 +128,14 @@ class ApiKeyMiddleware:
             await _reply(send, 403, f"role {role} may not use {scope['path']} (needs "
                                     f"{needed} or above)")
             return
-        scope.setdefault("state", {})["role"] = role
-        await self.app(scope, receive, send)
+        await self.app(_as_json(scope), receive, send)
+
+
+def _as_json(scope: dict) -> dict:
+    """The request with `Content-Type: application/json`: every API body is JSON, whatever
+    the client said (curl's `-d` says form data), so a bad body gets a JSON error."""
+    headers = [(k, v) for k, v in scope.get("headers", []) if k != b"content-type"]
+    return {**scope, "headers": [*headers, (b"content-type", b"application/json")]}
 
 
 async def _reply(send: Any, status: int, message: str,

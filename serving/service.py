@@ -1,0 +1,152 @@
+"""The BentoML service: the `Scorer` behind typed JSON endpoints, API keys in front.
+
+Start it with `o2c serve` (or `bentoml serve serving.service:O2CRisk`). At start it reads
+the settings (`O2C_WORKDIR`, `O2C_MLFLOW_TRACKING_URI`, `O2C_API_KEYS`...), loads the
+late-payment champion from the MLflow registry and the latest portfolio snapshot. POST
+endpoints are BentoML APIs; the two GET endpoints (`/model_info`, `/monitoring`) are a
+FastAPI app mounted on the service, so they are in the same OpenAPI spec (`/docs.json`).
+
+Errors: bad bodies get BentoML's 400 with pydantic's list of fields and reasons; the
+scorer's own refusals (`ApiError`) get their status and `{"error", "field"}`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import bentoml
+from fastapi import FastAPI
+from starlette.responses import JSONResponse
+
+from o2c.settings import Settings, load_settings
+from serving.auth import ApiKeyMiddleware, load_api_keys
+from serving.schemas import (
+    CustomerProfile,
+    CustomerRequest,
+    LimitsRequest,
+    LimitsResponse,
+    ModelInfo,
+    ReloadRequest,
+    ScoreRequest,
+    ScoreResponse,
+    WorklistRequest,
+    WorklistResponse,
+)
+from serving.scoring import ApiError, LiveScorer, Scorer
+from serving.state import load_scorer
+from training.tracking import Tracking
+
+logger = logging.getLogger(__name__)
+
+http = FastAPI(title="o2c-risk GET endpoints", docs_url=None, redoc_url=None,
+               openapi_url=None)
+"""GET endpoints, mounted on the service (BentoML APIs are POST only)."""
+
+
+def build_scorer(settings: Settings) -> Scorer:
+    """A scorer from the champions and the latest snapshot the settings point at."""
+    tracking = Tracking(settings.tracking_uri, settings.experiment, settings.artifact_location)
+    return load_scorer(tracking=tracking, snapshots_dir=settings.snapshots_dir,
+                       api=settings.api)
+
+
+def _keys() -> dict[str, str]:
+    settings = load_settings()
+    return load_api_keys(settings.api_keys, settings.api_keys_file)
+
+
+def _answer(call: Callable[[], Any]) -> Any:
+    """The call's answer, or the JSON error of an `ApiError`."""
+    try:
+        return call()
+    except ApiError as exc:
+        return JSONResponse(exc.body(), status_code=exc.status)
+
+
+@bentoml.service(name="o2c_risk", workers=1, traffic={"timeout": 60})
+@bentoml.asgi_app(http, path="/")
+class O2CRisk:
+    """Late-payment scores, the collections worklist, credit limits and customer profiles."""
+
+    def __init__(self) -> None:
+        self.settings = load_settings()
+        self.live = LiveScorer(build_scorer(self.settings))
+        logger.info("serving models %s, snapshot as of %s",
+                    self.live.current.portfolio.models, self.live.current.as_of)
+
+    @bentoml.api(input_spec=ScoreRequest)
+    def score_invoices(self, invoices: list, as_of: dt.date | None = None) -> ScoreResponse:
+        """For each invoice: probability of paying late, risk band and the top reasons.
+
+        Customer history comes from the snapshot; a customer without history gets a
+        cold-start score from the invoice alone (`cold_start: true`). Up to the batch limit
+        (default 1,000 invoices; more: 413).
+        """
+        scorer = self.live.current
+        rows = [i.model_dump() for i in invoices]
+        return _answer(lambda: ScoreResponse(scores=scorer.score_invoices(rows, as_of)))
+
+    @bentoml.api(input_spec=WorklistRequest)
+    def worklist(self, top_k: int | None = None, collector: str | None = None,
+                 country: str | None = None, min_amount: float | None = None,
+                 include_held: bool = True) -> WorklistResponse:
+        """The ranked collections worklist, filtered (rows as `o2c worklist --json`)."""
+        scorer = self.live.current
+        return _answer(lambda: WorklistResponse(worklist=scorer.worklist(
+            top_k=top_k, collector=collector, country=country, min_amount=min_amount,
+            include_held=include_held)))
+
+    @bentoml.api(input_spec=LimitsRequest)
+    def credit_limits(self, customer_ids: list[str] | None = None) -> LimitsResponse:
+        """Recommended credit limits of the customers named (empty or absent: all)."""
+        scorer = self.live.current
+        return _answer(lambda: LimitsResponse(limits=scorer.credit_limits(customer_ids)))
+
+    @bentoml.api(input_spec=CustomerRequest)
+    def customer(self, customer_id: str) -> CustomerProfile:
+        """A customer's risk profile: features, scores, open invoices, limit, reasons."""
+        scorer = self.live.current
+        return _answer(lambda: CustomerProfile(**scorer.customer(customer_id)))
+
+    @bentoml.api(input_spec=ReloadRequest)
+    def reload(self) -> ModelInfo:
+        """Load the current champions and the latest snapshot; requests in flight finish
+        on the old ones. On failure the old ones stay in service (409)."""
+        settings = load_settings()
+        try:
+            scorer = self.live.reload(lambda: build_scorer(settings))
+        except (LookupError, FileNotFoundError, ValueError) as exc:
+            return JSONResponse({"error": f"reload failed, still serving the previous "
+                                          f"models and snapshot: {exc}", "field": None},
+                                status_code=409)
+        self.settings = settings
+        logger.info("reloaded: models %s, snapshot as of %s", scorer.portfolio.models,
+                    scorer.as_of)
+        return ModelInfo(**scorer.model_info())
+
+    @http.get("/model_info", response_model=ModelInfo)
+    def model_info(self) -> ModelInfo:
+        """Model names, versions, aliases, training dates, validation metrics and the
+        snapshot's as-of date."""
+        return ModelInfo(**self.live.current.model_info())
+
+    @http.get("/monitoring", response_model=dict[str, Any])
+    def monitoring(self) -> Any:
+        """The latest monitoring report (`o2c monitor` writes `<workdir>/monitoring/
+        latest.json`); 404 when there is none yet."""
+        path = self.settings.workdir / "monitoring" / "latest.json"
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return JSONResponse({"error": f"no monitoring report yet ({path} is absent): "
+                                          "run `o2c monitor`", "field": None}, status_code=404)
+        except (OSError, json.JSONDecodeError) as exc:
+            return JSONResponse({"error": f"monitoring report {path} is unreadable: {exc}",
+                                 "field": None}, status_code=503)
+
+
+O2CRisk.add_asgi_middleware(ApiKeyMiddleware, load=_keys)
