@@ -20,6 +20,7 @@ import pandas as pd
 from models.reasons import reason_codes
 from models.risk_model import RiskModel
 from models.worklist import assign_collectors
+from serving.fast_model import ServingModel
 from serving.history import PostedFeatures
 from serving.portfolio import Portfolio, risk_band
 
@@ -60,7 +61,7 @@ class Scorer:
         `collectors`: name -> daily capacity, for the worklist's `collector` filter."""
         if max_batch < 1:
             raise ValueError(f"max_batch must be >= 1, got {max_batch!r}")
-        self.model = late_payment
+        self.model = ServingModel.of(late_payment)
         self.portfolio = portfolio
         self.as_of = portfolio.as_of
         self.max_batch = max_batch

@@ -1,0 +1,53 @@
+"""The scoring model with a numeric design matrix, for single-invoice latency.
+
+`RiskModel.design_matrix` builds a pandas frame column by column, which LightGBM then turns
+back into numbers (about 15 ms and 3 ms per call for one row of 70 features). `ServingModel`
+hands LightGBM the numbers directly: floats, and each categorical as its code in the model's
+training categories (NaN when unseen or missing), which is what LightGBM makes of the pandas
+categoricals itself. Everything else is `RiskModel`'s own code; the tests check that both
+give identical probabilities and contributions.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from models.risk_model import RiskModel
+
+
+class ServingModel(RiskModel):
+    """A `RiskModel` whose design matrix is a float array (same predictions)."""
+
+    @classmethod
+    def of(cls, model: RiskModel) -> ServingModel:
+        """The same booster, features, categories, calibration and metadata."""
+        served = cls(booster=model.booster, features=list(model.features),
+                     categories=dict(model.categories), calibration=model.calibration,
+                     metadata=dict(model.metadata))
+        trained = served.booster.pandas_categorical or []
+        if [list(c) for c in trained] != [served.categories[f] for f in served.features
+                                           if f in served.categories]:
+            raise ValueError("the booster's categories differ from the model's: cannot "
+                             "encode categoricals as codes")
+        served._codes = {f: {v: float(i) for i, v in enumerate(served.categories[f])}
+                         for f in served.categories}
+        return served
+
+    def design_matrix(self, frame: pd.DataFrame) -> np.ndarray:  # type: ignore[override]
+        """The model's inputs as floats, categoricals as codes of the training categories."""
+        missing = [c for c in self.features if c not in frame.columns]
+        if missing:
+            raise ValueError(f"feature frame lacks the model's columns: {', '.join(missing)}")
+        matrix = np.empty((len(frame), len(self.features)))
+        for j, column in enumerate(self.features):
+            values = frame[column]
+            if column in self._codes:
+                codes = self._codes[column]
+                matrix[:, j] = [codes.get(v, np.nan) if isinstance(v, str) else np.nan
+                                for v in values.astype(object)]
+            elif values.dtype.kind in "fiub":
+                matrix[:, j] = values.to_numpy(dtype=float)
+            else:
+                matrix[:, j] = pd.to_numeric(values, errors="raise").to_numpy(dtype=float)
+        return matrix
