@@ -9,8 +9,9 @@ the reporting currency (`open_amount_base`):
 - priority = (overdue_weight × overdue amount at risk + not_due_weight × not-yet-due amount
   at risk) × (1 + age_weight × min(oldest days past due, age_cap_days) / age_cap_days)
   × risk ** risk_exponent × (1 + broken_promise_boost if a promise was broken), where risk =
-  amount at risk / open amount. The default ranks mainly by the expected unpaid overdue
-  amount, which the back-test judges, pulled towards old and broken-promise balances.
+  amount at risk / open amount. The default ranks by the expected unpaid overdue amount,
+  which the back-test judges, pulled towards old balances and towards customers likely to
+  leave most of theirs unpaid, and up for broken promises;
 - held: a customer whose overdue invoices are ALL in open dispute or under a promise to pay
   not yet due (each rule can be switched off) is kept in the list with action "hold" and a
   `held_reason`, ranked after every customer not held;
@@ -19,8 +20,9 @@ the reporting currency (`open_amount_base`):
   `not_due_weight`;
 - customers whose amount at risk is below `min_amount_at_risk` are left out.
 
-Order: not held before held, then priority descending, then customer_id: the same frame gives
-the same list.
+Order: not held before held, then priority descending, then amount at risk descending (which
+orders the reminders of customers with nothing overdue, whose priority is 0 by default), then
+customer_id: the same frame gives the same list.
 """
 
 from __future__ import annotations
@@ -51,18 +53,19 @@ class WorklistConfig(BaseModel):
 
     overdue_weight: float = Field(1.0, ge=0)
     """Weight of the overdue amount at risk in the priority."""
-    not_due_weight: float = Field(0.1, ge=0)
-    """Weight of the amount at risk not yet due: money that can still be paid on time counts
-    for less than money already late."""
-    age_weight: float = Field(1.0, ge=0)
+    not_due_weight: float = Field(0.0, ge=0)
+    """Weight of the amount at risk not yet due. 0 by default: money that can still be paid
+    on time does not compete with money already late (customers with nothing overdue follow
+    every overdue one, ordered by amount at risk)."""
+    age_weight: float = Field(2.0, ge=0)
     """Extra priority for old debt: the priority is multiplied by 1 + age_weight × (oldest
-    days past due, capped at age_cap_days) / age_cap_days (up to ×2 by default, which did
-    best in the back-test of `training.backtest_worklist` on generated ledgers)."""
+    days past due, capped at age_cap_days) / age_cap_days (up to ×3 by default)."""
     age_cap_days: int = Field(90, ge=1)
     """Days past due beyond which age adds no more priority."""
-    risk_exponent: float = Field(0.0, ge=0)
+    risk_exponent: float = Field(0.5, ge=0)
     """The priority is multiplied by risk ** risk_exponent (risk = amount at risk / open
-    amount), to favour customers likely to leave most of their balance unpaid."""
+    amount), to favour customers likely to leave most of their balance unpaid. The defaults
+    of the weights did best in `o2c backtest worklist` on generated ledgers (README)."""
     broken_promise_boost: float = Field(0.25, ge=0)
     """A customer with an open invoice whose promise to pay was broken gets its priority
     multiplied by 1 + this."""
@@ -216,8 +219,8 @@ def _priority(customers: pd.DataFrame, config: WorklistConfig) -> pd.Series:
 
 
 def _rank(customers: pd.DataFrame) -> pd.DataFrame:
-    ranked = customers.sort_values(["held", "priority", "customer_id"],
-                                   ascending=[True, False, True], kind="stable")
+    ranked = customers.sort_values(["held", "priority", "amount_at_risk", "customer_id"],
+                                   ascending=[True, False, False, True], kind="stable")
     return ranked.assign(rank=np.arange(1, len(ranked) + 1))
 
 

@@ -126,11 +126,13 @@ def show_limits(rows: pd.DataFrame, *, top: int = 15) -> None:
 
 
 def show_backtest(title: str, figures: dict) -> None:
-    """A back-test's figures, one per line."""
+    """A back-test's figures, one per line (nested ones as `capture.worklist.top_10`)."""
+    from training.tracking import flatten_params
+
     table = Table(title=title, title_justify="left", show_header=False)
     table.add_column(style="dim")
     table.add_column(justify="right")
-    for key, value in figures.items():
+    for key, value in flatten_params(figures).items():
         shown = f"{value:.4f}" if isinstance(value, float) else str(value)
         table.add_row(key, shown)
     console.print(table)

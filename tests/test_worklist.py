@@ -230,6 +230,12 @@ def test_backtest_reports_capture_per_rule(ledger: Ledger) -> None:
         assert capture["worklist"][share] <= capture["worklist"]["top_20"] + 1e-9
     assert result["better_rule"] in ("largest_overdue", "oldest_overdue")
     assert np.isfinite(result["closes_gap_20"])
+    # held customers are judged apart, and `all` covers everyone
+    held, everyone = result["held"], result["all"]
+    assert everyone["customers"] == result["customers"] + held["customers"]
+    assert everyone["unpaid_amount"] == pytest.approx(
+        result["unpaid_amount"] + held["unpaid_amount"], abs=0.05)
+    assert set(everyone["capture"]) == set(capture)
 
 
 def test_mlflow_run_registers_collections_risk(

@@ -5,10 +5,16 @@ the snapshot as of A, build the worklist. Over the customers with overdue invoic
 outcome is the part of their overdue amount (reporting currency) still open 30 days later
 (`open_amount_base` of the same invoices in the snapshot as of A + 30, read from the ledger
 after A). For the top 10% and 20% of those customers, the share of that unpaid amount
-captured by: the worklist's order (held customers after the others, as the policy says;
-customers the list leaves out after those), the largest overdue amount first, the oldest
-overdue invoice first, and hindsight (the actual unpaid amount first). `closes_gap_20` is
-the share of the distance from the better rule to hindsight that the list closes at 20%.
+captured by: the worklist's order (customers the list leaves out after the listed ones), the
+largest overdue amount first, the oldest overdue invoice first, and hindsight (the actual
+unpaid amount first). `closes_gap_20` is the share of the distance from the better rule to
+hindsight that the list closes at 20%.
+
+Customers the hold rules put on hold at A (every overdue invoice in open dispute or under a
+promise not yet due; known at A) are judged apart: no collector works them in any order, and
+their money waits on the dispute or the promise, not on a call, so every order is compared
+over the customers collectors do work. Their count and amounts are reported, and `all` gives
+the same figures over every customer with held ones ranked last, as the list ranks them.
 """
 
 from __future__ import annotations
@@ -39,10 +45,10 @@ def backtest_worklist(
 ) -> dict:
     """Capture of the unpaid overdue amount at the top 10% and 20% of customers, per rule.
 
-    Keys: `as_of`, `customers` (with overdue invoices), `overdue_amount`, `unpaid_amount`
-    (of it, still open 30 days later), `capture` {rule: {"top_10": share, "top_20": share}},
-    `better_rule` (the better of largest/oldest at 20%), `closes_gap_20`, `beats_rules`
-    (the list above both rules at 10% and 20%), model sizes `n_train`, `best_iteration`.
+    Keys: `as_of`, the judged customers (with overdue invoices, not held) and their figures
+    (`judge` below), `held` {customers, overdue_amount, unpaid_amount}, `all` (`judge` over
+    every customer with overdue invoices, held ones last), model sizes `n_train`,
+    `best_iteration`.
     """
     end = ledger_end(ledger)
     if end is None or as_of + dt.timedelta(days=HORIZON_DAYS) > end:
@@ -54,6 +60,23 @@ def backtest_worklist(
     scored = snapshot.assign(p_unpaid_30d=model.predict_proba(snapshot))
     listed = build_worklist(scored, config=worklist)
     outcome = customer_outcomes(ledger, snapshot, as_of)
+    held = outcome["customer_id"].isin(listed.loc[listed["held"], "customer_id"])
+    return {
+        "as_of": str(as_of), **judge(outcome[~held], listed),
+        "held": {"customers": int(held.sum()), **_amounts(outcome[held])},
+        "all": judge(outcome, listed),
+        "n_train": len(examples.frame), "best_iteration": info["best_iteration"],
+    }
+
+
+def judge(outcome: pd.DataFrame, listed: pd.DataFrame) -> dict:
+    """Capture at 10% and 20% of each rule over `outcome`'s customers.
+
+    Keys: `customers`, `overdue_amount`, `unpaid_amount` (of it, still open 30 days later),
+    `capture` {rule: {"top_10": share, "top_20": share}}, `better_rule` (the better of
+    largest/oldest at 20%), `closes_gap_20`, `beats_rules` (the list above both rules at 10%
+    and 20%).
+    """
     orders = rule_orders(outcome, listed)
     capture = {rule: {f"top_{round(s * 100)}": capture_share(outcome, order, s)
                       for s in SHARES} for rule, order in orders.items()}
@@ -65,13 +88,15 @@ def backtest_worklist(
                                              capture["oldest_overdue"][k])
                 for k in ("top_10", "top_20"))
     return {
-        "as_of": str(as_of), "customers": len(outcome),
-        "overdue_amount": round(float(outcome["overdue_amount"].sum()), 2),
-        "unpaid_amount": round(float(outcome["unpaid"].sum()), 2),
+        "customers": len(outcome), **_amounts(outcome),
         "capture": {r: {k: round(v, 4) for k, v in c.items()} for r, c in capture.items()},
         "better_rule": better, "closes_gap_20": round(closes, 4), "beats_rules": beats,
-        "n_train": len(examples.frame), "best_iteration": info["best_iteration"],
     }
+
+
+def _amounts(outcome: pd.DataFrame) -> dict[str, float]:
+    return {"overdue_amount": round(float(outcome["overdue_amount"].sum()), 2),
+            "unpaid_amount": round(float(outcome["unpaid"].sum()), 2)}
 
 
 def customer_outcomes(ledger: Ledger, snapshot: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
