@@ -20,20 +20,23 @@ VERDICT_STYLE = {"ok": "bold green", "warn": "bold yellow", "alert": "bold red"}
 
 
 def _window(name: str, start: str | None, end: str | None, option: str):  # noqa: ANN202
-    """A Window from two date options, or None when both are absent; usage errors otherwise."""
+    """A Window from two date options, or None when both are absent; exit 1 naming the option
+    on a bad date or window."""
     from monitoring.windows import Window
 
-    first = parse_date(start, f"--{option}-from")
-    last = parse_date(end, f"--{option}-to")
+    try:
+        first = parse_date(start, f"--{option}-from")
+        last = parse_date(end, f"--{option}-to")
+    except typer.BadParameter as exc:
+        fail(f"{exc.param_hint}: {exc.message}")
     if first is None and last is None:
         return None
     if first is None or last is None:
-        raise typer.BadParameter(f"give both --{option}-from and --{option}-to, or neither",
-                                 param_hint=f"--{option}-from/--{option}-to")
+        fail(f"give both --{option}-from and --{option}-to, or neither")
     try:
         return Window(name, first, last)
     except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint=f"--{option}-to") from None
+        fail(f"--{option}-to: {exc}")
 
 
 def monitor(
