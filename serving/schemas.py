@@ -16,10 +16,39 @@ Id = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 
 
+def openapi30(schema: dict[str, Any]) -> None:
+    """Rewrite pydantic's JSON Schema into OpenAPI 3.0 (what BentoML publishes): `anyOf:
+    [X, {"type": "null"}]` becomes X with `nullable: true`, and a numeric
+    `exclusiveMinimum: m` becomes `minimum: m, exclusiveMinimum: true` (same for maximum)."""
+    for prop in schema.get("properties", {}).values():
+        options = prop.get("anyOf")
+        if options and {"type": "null"} in options:
+            rest = [option for option in options if option != {"type": "null"}]
+            del prop["anyOf"]
+            if len(rest) == 1 and "$ref" in rest[0]:
+                prop["allOf"] = rest
+            elif len(rest) == 1:
+                prop.update(rest[0])
+            else:
+                prop["anyOf"] = rest
+            prop["nullable"] = True
+        for bound, plain in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+            value = prop.get(bound)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                prop[plain] = value
+                prop[bound] = True
+
+
 class Request(BaseModel):
     """Base of every request body: no unknown fields, no NaN or infinite numbers."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, json_schema_extra=openapi30)
+
+
+class Response(BaseModel):
+    """Base of every response body."""
+
+    model_config = ConfigDict(json_schema_extra=openapi30)
 
 
 class PostedInvoice(Request):
@@ -49,7 +78,7 @@ class ScoreRequest(Request):
                           "date); default the snapshot's date")
 
 
-class Reason(BaseModel):
+class Reason(Response):
     """One feature raising the risk: its name, in words, and its log-odds contribution."""
 
     feature: str
@@ -57,7 +86,7 @@ class Reason(BaseModel):
     contribution: float
 
 
-class ScoredInvoice(BaseModel):
+class ScoredInvoice(Response):
     """The score of one posted invoice."""
 
     invoice_id: str
@@ -71,7 +100,7 @@ class ScoredInvoice(BaseModel):
     reasons: list[Reason]
 
 
-class ScoreResponse(BaseModel):
+class ScoreResponse(Response):
     """Scores in the order of the posted invoices."""
 
     scores: list[ScoredInvoice]
@@ -90,7 +119,7 @@ class WorklistRequest(Request):
                                                  "a promise to pay")
 
 
-class WorklistResponse(BaseModel):
+class WorklistResponse(Response):
     """Worklist rows in rank order, as `o2c worklist --json` prints them."""
 
     worklist: list[dict[str, Any]]
@@ -102,7 +131,7 @@ class LimitsRequest(Request):
     customer_ids: list[Id] | None = Field(None, max_length=100_000)
 
 
-class LimitsResponse(BaseModel):
+class LimitsResponse(Response):
     """Credit-limit rows, as `o2c limits --json` prints them."""
 
     limits: list[dict[str, Any]]
@@ -114,7 +143,7 @@ class CustomerRequest(Request):
     customer_id: Id
 
 
-class CustomerProfile(BaseModel):
+class CustomerProfile(Response):
     """A customer's risk profile."""
 
     customer_id: str
@@ -131,7 +160,7 @@ class ReloadRequest(Request):
     """Reload the champions and the latest snapshot (no options)."""
 
 
-class ModelInfo(BaseModel):
+class ModelInfo(Response):
     """The champions in service and the snapshot."""
 
     models: list[dict[str, Any]]
