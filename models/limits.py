@@ -63,8 +63,11 @@ class LimitsConfig(BaseModel):
     """Largest cut per review as a share of the current limit (-0.75 = to a quarter at most).
     On generated ledgers a floor of -50% leaves the customers who later go bad with ~70% of
     their limits: too little separation for the model's ranking to act on."""
-    max_increase: float = Field(0.25, ge=0)
-    """Largest rise per review as a share of the current limit."""
+    max_increase: float = Field(0.5, ge=0)
+    """Largest rise per review as a share of the current limit (rises of 50% or more are
+    flagged for review by the default `review_change_pct`). On generated ledgers +25% left
+    the good customers' total below 90% of their current one at some review dates, because
+    the expected-loss cap cuts some of them while the rise of the others was clipped."""
     review_utilization: float = Field(1.0, gt=0)
     """Flag for review when the open balance exceeds this share of the current limit."""
     review_grade_drop: int = Field(2, ge=1)
