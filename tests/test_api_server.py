@@ -349,6 +349,8 @@ def test_serve_refuses_to_start_without_a_snapshot(tmp_path: Path) -> None:
 
 def test_serve_refuses_bad_keys(workdir: tuple[Path, Path]) -> None:
     _, work = workdir
+    keys = json.dumps({"long-enough-key": "boss"})
     result = runner.invoke(app, ["serve", "--port", "1"],
-                           env={"O2C_WORKDIR": str(work), "O2C_API_KEYS": '{"k": "boss"}'})
-    assert result.exit_code == 1 and "role" in result.output
+                           env={"O2C_WORKDIR": str(work), "O2C_API_KEYS": keys})
+    assert result.exit_code == 1 and "role 'boss'" in result.output
+    assert "long-enough-key" not in result.output
