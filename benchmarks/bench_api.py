@@ -1,0 +1,193 @@
+"""Benchmark of the served API over HTTP on the loopback (a script, not a test).
+
+    .venv/bin/python benchmarks/bench_api.py                 # demo-sized models, cached
+    .venv/bin/python benchmarks/bench_api.py --workdir work  # the models of `make demo`
+
+Starts `o2c serve` on a free 127.0.0.1 port over a working folder with trained champions and
+a snapshot (by default one built once into work/bench/api-c1500-m30: the demo's ledger,
+trained and scored), then measures:
+
+- single-invoice `/score_invoices` at 100 and 200 requests/s, open loop: each request is
+  sent at its scheduled time whether or not earlier ones have answered, and its latency runs
+  from that time (so queueing counts);
+- one 1,000-invoice batch (sequential repeats);
+- `/worklist` with `top_k` 100 (sequential repeats).
+
+Goals (issue 6): p99 <= 25 ms for one invoice at 200 requests/s with no errors; a
+1,000-invoice batch <= 100 ms. The load generator runs on the same 2 cores as the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+KEY = "bench-admin-key-0001"
+HEADERS = {"Authorization": f"Bearer {KEY}"}
+AS_OF = "2026-06-01"
+
+
+def _workdir(args: argparse.Namespace) -> Path:
+    """A working folder with champions and a snapshot: given, or built once into the cache."""
+    if args.workdir:
+        return Path(args.workdir).resolve()
+    folder = Path(args.cache) / f"api-c{args.customers}-m30"
+    work = folder / "work"
+    if (work / "snapshots").is_dir():
+        return work
+    o2c = str(Path(sys.executable).parent / "o2c")
+    env = {**os.environ, "O2C_WORKDIR": str(work)}
+    ledger = folder / "ledger"
+    print(f"building {folder} (generate, train, score; a few minutes) ...", flush=True)
+    for command in (
+        ["generate", "--customers", str(args.customers), "--months", "30", "--seed", "42",
+         "--shock-month", "25", "--out", str(ledger)],
+        ["train", "--ledger", str(ledger), "--valid-from", "2025-12-01"],
+        ["score", "--ledger", str(ledger), "--as-of", AS_OF],
+    ):
+        if not (command[0] == "generate" and (ledger / "invoices.parquet").exists()):
+            subprocess.run([o2c, *command], env=env, check=True, stdout=subprocess.DEVNULL)
+    return work
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _start(work: Path) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    env = {**os.environ, "O2C_WORKDIR": str(work), "O2C_API_KEYS": json.dumps({KEY: "admin"})}
+    log = (work.parent / "bench-server.log").open("wb")
+    process = subprocess.Popen([str(Path(sys.executable).parent / "o2c"), "serve",
+                                "--port", str(port)], env=env, stdout=log,
+                               stderr=subprocess.STDOUT, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(240):
+        if process.poll() is not None:
+            raise SystemExit(f"o2c serve exited {process.returncode}; see {log.name}")
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                return process, url
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    os.killpg(process.pid, signal.SIGTERM)
+    raise SystemExit("o2c serve not ready in 120 s")
+
+
+def _invoices(url: str, count: int) -> list[dict]:
+    """`count` plausible invoices of customers in the snapshot, in their own currencies."""
+    limits = httpx.post(f"{url}/credit_limits", json={}, headers=HEADERS, timeout=60).json()
+    customers = [row["customer_id"] for row in limits["limits"]]
+    currency = {}
+    for customer_id in customers[:50]:
+        profile = httpx.post(f"{url}/customer", json={"customer_id": customer_id},
+                             headers=HEADERS, timeout=60).json()
+        if profile["open_invoices"]:
+            currency[customer_id] = profile["open_invoices"][0]["currency"]
+    known = list(currency)
+    return [{"invoice_id": f"B{i}", "customer_id": known[i % len(known)],
+             "issue_date": "2026-05-20", "due_date": "2026-06-19",
+             "amount": float(500 + 37 * i % 20_000), "currency": currency[known[i % len(known)]]}
+            for i in range(count)]
+
+
+async def _open_loop(url: str, body: dict, rate: float, seconds: float) -> dict:
+    """Requests at `rate` per second for `seconds`, each at its scheduled time."""
+    total = int(rate * seconds)
+    latencies = np.full(total, np.nan)
+    errors: list[str] = []
+    limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
+    async with httpx.AsyncClient(base_url=url, headers=HEADERS, timeout=30,
+                                 limits=limits) as client:
+        start = time.perf_counter() + 0.2
+
+        async def one(i: int) -> None:
+            scheduled = start + i / rate
+            await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
+            try:
+                response = await client.post("/score_invoices", json=body)
+                if response.status_code != 200:
+                    errors.append(str(response.status_code))
+            except httpx.HTTPError as exc:
+                errors.append(type(exc).__name__)
+            latencies[i] = (time.perf_counter() - scheduled) * 1000
+
+        await asyncio.gather(*(one(i) for i in range(total)))
+        elapsed = time.perf_counter() - start
+    return {"requests": total, "errors": len(errors), "achieved_rps": total / elapsed,
+            **_percentiles(latencies)}
+
+
+def _percentiles(ms: np.ndarray) -> dict:
+    return {"p50_ms": float(np.nanpercentile(ms, 50)), "p99_ms": float(np.nanpercentile(ms, 99)),
+            "max_ms": float(np.nanmax(ms))}
+
+
+def _sequential(url: str, path: str, body: dict, repeats: int) -> dict:
+    times = []
+    with httpx.Client(base_url=url, headers=HEADERS, timeout=60) as client:
+        client.post(path, json=body).raise_for_status()
+        for _ in range(repeats):
+            started = time.perf_counter()
+            response = client.post(path, json=body)
+            times.append((time.perf_counter() - started) * 1000)
+            response.raise_for_status()
+    return {"requests": repeats, **_percentiles(np.array(times))}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workdir", help="working folder with champions and a snapshot "
+                                          "(else one is built into the cache)")
+    parser.add_argument("--customers", type=int, default=1500, help="generated customers")
+    parser.add_argument("--cache", default=str(ROOT / "work" / "bench"),
+                        help="folder for the generated working folder")
+    parser.add_argument("--seconds", type=float, default=15.0,
+                        help="duration of each open-loop run")
+    args = parser.parse_args()
+    work = _workdir(args)
+    process, url = _start(work)
+    try:
+        invoices = _invoices(url, 1000)
+        single = {"invoices": invoices[:1]}
+        _sequential(url, "/score_invoices", single, 50)  # warm up
+        rows = {}
+        for rate in (100, 200):
+            rows[f"score 1 invoice @ {rate} rps"] = asyncio.run(
+                _open_loop(url, single, rate, args.seconds))
+        rows["score 1,000-invoice batch"] = _sequential(url, "/score_invoices",
+                                                        {"invoices": invoices}, 20)
+        rows["worklist top 100"] = _sequential(url, "/worklist", {"top_k": 100}, 100)
+        info = httpx.get(f"{url}/model_info", headers=HEADERS, timeout=30).json()
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+    print(f"workdir {work}; snapshot as of {info['snapshot']['as_of']}, "
+          f"{info['snapshot']['rows']}")
+    print(f"{'measure':32} {'requests':>8} {'errors':>6} {'rps':>6} {'p50 ms':>8} "
+          f"{'p99 ms':>8} {'max ms':>8}")
+    for name, row in rows.items():
+        print(f"{name:32} {row['requests']:>8} {row.get('errors', 0):>6} "
+              f"{row.get('achieved_rps', float('nan')):>6.0f} {row['p50_ms']:>8.1f} "
+              f"{row['p99_ms']:>8.1f} {row['max_ms']:>8.1f}")
+
+
+if __name__ == "__main__":
+    main()
