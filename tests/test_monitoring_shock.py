@@ -22,7 +22,7 @@ from ledger import load_ledger
 from ledger.loader import Ledger, ledger_from_frames
 from ledger.synthetic import SyntheticConfig, generate_ledger, write_ledger
 from monitoring.config import MonitoringConfig
-from monitoring.run import monitor
+from monitoring.run import champion_window, monitor
 from monitoring.windows import Window, outcomes_at_end, window_frame
 from o2c.cli import app
 from serving.champions import load_champion
@@ -198,3 +198,24 @@ def test_window_features_scores_and_labels_use_no_later_facts(monitored: Monitor
     labelled = known["matured"].to_numpy()
     assert labelled.any() and full.loc[labelled, "matured"].all()
     assert (known.loc[labelled, "late"] == full.loc[labelled, "late"]).all()
+
+
+@pytest.mark.parametrize("monitored", [1], indirect=True, ids=["seed1"])
+def test_default_reference_is_the_champions_training_window(monitored: Monitored) -> None:
+    champion = load_champion(MODEL_NAME, monitored.tracking)
+    trained = champion_window(champion)
+    first_invoice = monitored.ledger.scalar("SELECT min(issue_date) FROM invoices")
+    assert trained.reference == Window("reference", first_invoice,
+                                       VALID_FROM - dt.timedelta(days=1))
+    assert trained.grace_days == 0
+
+
+def test_cli_without_a_champion_fails_clearly(tmp_path: Path) -> None:
+    ledger = tmp_path / "ledger"
+    write_ledger(generate_ledger(SyntheticConfig(customers=20, months=6, seed=1)), ledger)
+    result = CliRunner().invoke(app, ["monitor", "--ledger", str(ledger), "--current-from",
+                                      "2024-03-01", "--current-to", "2024-05-31", "--out",
+                                      str(tmp_path / "out")], env=_cli_env(tmp_path))
+    assert result.exit_code == 1
+    assert "no champion of model 'late-payment-risk'" in result.output
+    assert not (tmp_path / "out").exists()
