@@ -117,7 +117,7 @@ def monitor(
     score_psi = feature_psi.pop(reports.SCORE)
     verdict = decide(config=config, drifted_share=drift.drifted_share,
                      drifted_features=drift.drifted, feature_psi=feature_psi,
-                     score_psi=score_psi, quality=quality)
+                     score_psi=score_psi, quality=quality, label_delay=delay)
 
     summary = {
         **verdict.as_dict(),

@@ -64,10 +64,18 @@ def _reason(check: str, value: float, warn: float, alert: float | None,
 def decide(
     *, config: MonitoringConfig, drifted_share: float, drifted_features: list[str],
     feature_psi: dict[str, float], score_psi: float, quality: dict,
+    label_delay: dict | None = None,
 ) -> Verdict:
-    """Apply every rule of `config` to the figures of one monitoring run."""
+    """Apply every rule of `config` to the figures of one monitoring run (`label_delay`, when
+    given, only adds a note on how much of the current window quality could see)."""
     reasons: list[Reason | None] = []
     notes: list[str] = []
+    if label_delay and label_delay.get("immature"):
+        notes.append(
+            f"{label_delay['immature']:,} of {label_delay['rows']:,} current invoices "
+            f"({1 - label_delay['matured_share']:.0%}) have not matured yet: quality covers "
+            f"the rest; the scores expect {label_delay['expected_late_share']:.1%} of them "
+            "to be paid late")
     top = ", ".join(drifted_features[:5]) + (", ..." if len(drifted_features) > 5 else "")
     reasons.append(_reason(
         "drifted_share", drifted_share, config.drifted_share_warn, config.drifted_share_alert,

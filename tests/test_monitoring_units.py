@@ -164,3 +164,13 @@ def test_levels_and_config_checks() -> None:
         MonitoringConfig(auc_drop_warn=0.2, auc_drop_alert=0.1)
     with pytest.raises(ValidationError):
         MonitoringConfig(unknown_threshold=1)
+
+
+def test_unmatured_invoices_are_noted_not_judged() -> None:
+    delay = {"rows": 100, "immature": 25, "matured_share": 0.75,
+             "expected_late_share": 0.331}
+    verdict = _decide(label_delay=delay)
+    assert verdict.verdict == "ok"
+    assert verdict.notes == ["25 of 100 current invoices (25%) have not matured yet: quality "
+                             "covers the rest; the scores expect 33.1% of them to be paid late"]
+    assert _decide(label_delay={**delay, "immature": 0}).notes == []
