@@ -10,8 +10,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from models.limits import LimitsConfig
-from models.worklist import WorklistConfig
 from pydantic import Field
 from pydantic_settings import (
     BaseSettings,
@@ -20,6 +18,8 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from models.limits import LimitsConfig
+from models.worklist import WorklistConfig
 from monitoring.config import MonitoringConfig
 from serving.config import ApiConfig
 from training.config import TrainingConfig
