@@ -30,15 +30,37 @@ import sys
 import time
 from pathlib import Path
 
+import bentoml
 import httpx
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from serving.schemas import PostedInvoice, ScoredInvoice  # noqa: E402
+
 KEY = "bench-admin-key-0001"
 HEADERS = {"Authorization": f"Bearer {KEY}"}
 AS_OF = "2026-06-01"
+
+
+@bentoml.service(name="o2c_risk_batching_trial", workers=1)
+class BatchingTrial:
+    """The experiment behind `--batching`: single invoices through BentoML's adaptive
+    batching (`batchable=True`), one `Scorer` call per batch. Not the product's API: its body
+    has no `as_of`, which a batchable API (one list argument) cannot carry."""
+
+    def __init__(self) -> None:
+        from o2c.settings import load_settings
+        from serving.service import build_scorer
+
+        self.scorer = build_scorer(load_settings())
+
+    @bentoml.api(batchable=True, max_batch_size=64, max_latency_ms=25)
+    def score_invoices(self, invoices: list[PostedInvoice]) -> list[ScoredInvoice]:
+        """Invoices of many requests, scored in one call."""
+        rows = self.scorer.score_invoices([i.model_dump() for i in invoices])
+        return [ScoredInvoice(**row) for row in rows]
 
 
 def _workdir(args: argparse.Namespace) -> Path:
@@ -70,12 +92,16 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _start(work: Path) -> tuple[subprocess.Popen, str]:
+def _start(work: Path, batching: bool = False) -> tuple[subprocess.Popen, str]:
     port = _free_port()
-    env = {**os.environ, "O2C_WORKDIR": str(work), "O2C_API_KEYS": json.dumps({KEY: "admin"})}
+    env = {**os.environ, "O2C_WORKDIR": str(work), "O2C_API_KEYS": json.dumps({KEY: "admin"}),
+           "OMP_NUM_THREADS": "1"}
     log = (work.parent / "bench-server.log").open("wb")
-    process = subprocess.Popen([str(Path(sys.executable).parent / "o2c"), "serve",
-                                "--port", str(port)], env=env, stdout=log,
+    bin_dir = Path(sys.executable).parent
+    command = ([str(bin_dir / "bentoml"), "serve", "benchmarks.bench_api:BatchingTrial",
+                "--host", "127.0.0.1", "--port", str(port)] if batching else
+               [str(bin_dir / "o2c"), "serve", "--port", str(port)])
+    process = subprocess.Popen(command, env=env, stdout=log, cwd=ROOT,
                                stderr=subprocess.STDOUT, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     for _ in range(240):
@@ -161,6 +187,9 @@ def main() -> None:
                         help="folder for the generated working folder")
     parser.add_argument("--seconds", type=float, default=15.0,
                         help="duration of each open-loop run")
+    parser.add_argument("--batching", action="store_true",
+                        help="also run the single-invoice loads through the adaptive-batching "
+                             "trial service (BatchingTrial) for comparison")
     args = parser.parse_args()
     work = _workdir(args)
     process, url = _start(work)
@@ -179,6 +208,16 @@ def main() -> None:
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)
+    if args.batching:
+        process, url = _start(work, batching=True)
+        try:
+            _sequential(url, "/score_invoices", single, 50)
+            for rate in (100, 200):
+                rows[f"batchable trial @ {rate} rps"] = asyncio.run(
+                    _open_loop(url, single, rate, args.seconds))
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=30)
     print(f"workdir {work}; snapshot as of {info['snapshot']['as_of']}, "
           f"{info['snapshot']['rows']}")
     print(f"{'measure':32} {'requests':>8} {'errors':>6} {'rps':>6} {'p50 ms':>8} "

@@ -76,6 +76,8 @@ class ScoreRequest(Request):
     as_of: dt.date | None = Field(
         None, description="Score as of this date (an invoice issued later: as of its issue "
                           "date); default the snapshot's date")
+    reasons: bool = Field(True, description="Give each score its top reasons (TreeSHAP); "
+                                            "false is much faster for large batches")
 
 
 class Reason(Response):

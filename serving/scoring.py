@@ -91,45 +91,57 @@ class Scorer:
     # ------------------------------------------------------------------ invoices
 
     def score_invoices(self, invoices: Sequence[Mapping[str, Any]],
-                       as_of: dt.date | None = None) -> list[dict[str, Any]]:
+                       as_of: dt.date | None = None, *,
+                       reasons: bool = True) -> list[dict[str, Any]]:
         """`p_late`, risk band and top reasons of each posted invoice, in their order.
 
         Each invoice is scored as of `as_of` (default: the snapshot's date), or its issue
         date when later; the customer's history is the snapshot's. A customer the snapshot
         does not know gets a cold-start score from the invoice alone (`cold_start: true`).
+        Without `reasons` the TreeSHAP reason codes are skipped (`reasons: []`).
         """
+        return self.score_rows(self.prepare(invoices, as_of), reasons=reasons)
+
+    def prepare(self, invoices: Sequence[Mapping[str, Any]],
+                as_of: dt.date | None = None) -> list[dict[str, Any]]:
+        """Check one request's invoices (ApiError naming the field) and give each the date
+        it is scored as of: `as_of` (default the snapshot's), or its issue date if later."""
         if not invoices:
             raise ApiError(400, "give at least one invoice", "invoices")
         if len(invoices) > self.max_batch:
             raise ApiError(413, f"{len(invoices)} invoices in one request; the most is "
                                 f"{self.max_batch}", "invoices")
-        frame = pd.DataFrame([{k: inv[k] for k in INVOICE_FIELDS} for inv in invoices])
-        self._check_invoices(frame)
-        day = pd.Timestamp(as_of or self.as_of)
-        issue = pd.to_datetime(frame["issue_date"])
-        frame["as_of"] = issue.where(issue > day, day)
-        features = self.posted.build(frame)
+        self._check_invoices(invoices)
+        day = as_of or self.as_of
+        return [{**{k: inv[k] for k in INVOICE_FIELDS}, "as_of": max(day, inv["issue_date"])}
+                for inv in invoices]
+
+    def score_rows(self, rows: Sequence[Mapping[str, Any]], *,
+                   reasons: bool = True) -> list[dict[str, Any]]:
+        """Scores of rows from `prepare` (of one request or of several together)."""
+        features = self.posted.build(pd.DataFrame(list(rows)))
         p_late = self.model.predict_proba(features)
-        reasons = reason_codes(self.model, features, top=self.reason_count)
+        codes = reason_codes(self.model, features, top=self.reason_count) if reasons else None
         bands = risk_band(p_late)
         history = self.as_of.isoformat()
+        cold = features["cold_start"].to_numpy()
         return [
-            {"invoice_id": inv["invoice_id"], "customer_id": inv["customer_id"],
-             "as_of": features["as_of"].iat[i].date().isoformat(),
+            {"invoice_id": row["invoice_id"], "customer_id": row["customer_id"],
+             "as_of": row["as_of"].isoformat(),
              "p_late": round(float(p_late[i]), 6), "risk_band": str(bands[i]),
-             "cold_start": bool(features["cold_start"].iat[i]),
-             "history_as_of": None if features["cold_start"].iat[i] else history,
+             "cold_start": bool(cold[i]), "history_as_of": None if cold[i] else history,
              "reasons": [{"feature": r["feature"], "text": r["text"],
-                          "contribution": r["contribution"]} for r in reasons[i]["raises"]]}
-            for i, inv in enumerate(invoices)
+                          "contribution": r["contribution"]}
+                         for r in (codes[i]["raises"] if codes else [])]}
+            for i, row in enumerate(rows)
         ]
 
-    def _check_invoices(self, frame: pd.DataFrame) -> None:
+    def _check_invoices(self, invoices: Sequence[Mapping[str, Any]]) -> None:
         """Currency of each invoice: the customer's own, or one the ledger has a rate for."""
         known = self.posted.currency
         rates = self.posted.rates
-        for i, (customer, currency) in enumerate(zip(frame["customer_id"], frame["currency"],
-                                                     strict=True)):
+        for i, invoice in enumerate(invoices):
+            customer, currency = invoice["customer_id"], invoice["currency"]
             own = known.get(customer)
             if own is not None and currency != own:
                 raise ApiError(400, f"invoice currency {currency} differs from customer "

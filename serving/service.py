@@ -24,6 +24,7 @@ from starlette.responses import JSONResponse
 
 from o2c.settings import Settings, load_settings
 from serving.auth import ApiKeyMiddleware, load_api_keys
+from serving.batcher import ScoreBatcher
 from serving.schemas import (
     CustomerProfile,
     CustomerRequest,
@@ -75,20 +76,27 @@ class O2CRisk:
     def __init__(self) -> None:
         self.settings = load_settings()
         self.live = LiveScorer(build_scorer(self.settings))
+        self.batcher = ScoreBatcher(max_rows=max(1000, self.settings.api.max_batch))
         logger.info("serving models %s, snapshot as of %s",
                     self.live.current.portfolio.models, self.live.current.as_of)
 
     @bentoml.api(input_spec=ScoreRequest)
-    def score_invoices(self, invoices: list, as_of: dt.date | None = None) -> ScoreResponse:
+    async def score_invoices(self, invoices: list, as_of: dt.date | None = None,
+                             reasons: bool = True) -> ScoreResponse:
         """For each invoice: probability of paying late, risk band and the top reasons.
 
         Customer history comes from the snapshot; a customer without history gets a
         cold-start score from the invoice alone (`cold_start: true`). Up to the batch limit
-        (default 1,000 invoices; more: 413).
+        (default 1,000 invoices; more: 413). Concurrent requests are scored together
+        (`serving.batcher`).
         """
         scorer = self.live.current
-        rows = [i.model_dump() for i in invoices]
-        return _answer(lambda: ScoreResponse(scores=scorer.score_invoices(rows, as_of)))
+        try:
+            rows = scorer.prepare([i.model_dump() for i in invoices], as_of)
+        except ApiError as exc:
+            return JSONResponse(exc.body(), status_code=exc.status)
+        scores = await self.batcher.score(scorer, rows, reasons=reasons)
+        return ScoreResponse(scores=scores)
 
     @bentoml.api(input_spec=WorklistRequest)
     def worklist(self, top_k: int | None = None, collector: str | None = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import threading
 
@@ -16,6 +17,7 @@ from ledger.synthetic import SyntheticConfig, generate_ledger
 from models.limits import LimitsConfig
 from models.risk_model import RiskModel, design_matrix
 from models.worklist import WorklistConfig
+from serving.batcher import ScoreBatcher
 from serving.champions import Champion
 from serving.fast_model import ServingModel
 from serving.history import PostedFeatures, customer_history, customer_specs, posted_specs
@@ -267,3 +269,45 @@ def test_concurrent_scoring_during_reloads(scorer: Scorer, portfolio) -> None:  
     for t in threads:
         t.join()
     assert not errors
+
+
+def test_batcher_scores_concurrent_requests_together(scorer: Scorer, portfolio) -> None:  # noqa: ANN001
+    customer, currency = _known(scorer)
+    snapshot, model = portfolio
+    other = Scorer(late_payment=model, portfolio=snapshot)
+    requests = [scorer.prepare([_invoice(customer, currency, invoice_id=f"N{i}")],
+                               AS_OF + dt.timedelta(days=i)) for i in range(12)]
+    batcher = ScoreBatcher()
+
+    async def run() -> list:
+        return await asyncio.gather(*(batcher.score(scorer, rows) for rows in requests),
+                                    batcher.score(other, requests[0]))
+
+    *results, from_other = asyncio.run(run())
+    assert [r[0]["invoice_id"] for r in results] == [f"N{i}" for i in range(12)]
+    assert [r[0]["as_of"] for r in results] == [
+        (AS_OF + dt.timedelta(days=i)).isoformat() for i in range(12)]
+    assert results[3] == scorer.score_rows(requests[3])
+    assert from_other == other.score_rows(requests[0])
+    assert batcher.batches == 2  # one per scorer, not one per request
+
+
+def test_batcher_hands_a_failure_to_the_requests_of_its_batch(scorer: Scorer) -> None:
+    batcher = ScoreBatcher()
+
+    async def run() -> list:
+        return await asyncio.gather(batcher.score(scorer, [{"invoice_id": "broken"}]),
+                                    return_exceptions=True)
+
+    (outcome,) = asyncio.run(run())
+    assert isinstance(outcome, KeyError)
+    customer, currency = _known(scorer)
+    rows = scorer.prepare([_invoice(customer, currency)])
+    assert asyncio.run(batcher.score(scorer, rows))[0]["invoice_id"] == "NEW1"
+
+
+def test_scores_without_reasons(scorer: Scorer) -> None:
+    customer, currency = _known(scorer)
+    with_reasons = scorer.score_invoices([_invoice(customer, currency)])[0]
+    without = scorer.score_invoices([_invoice(customer, currency)], reasons=False)[0]
+    assert without["reasons"] == [] and without["p_late"] == with_reasons["p_late"]
