@@ -9,9 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import os
-import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +18,7 @@ import mlflow
 import pandas as pd
 from mlflow import MlflowClient
 
-from ledger.atomic import atomic_file
+from ledger.atomic import atomic_directory, atomic_file
 from ledger.loader import Ledger
 from monitoring import plots, reports
 from monitoring.config import MonitoringConfig
@@ -144,10 +141,7 @@ def monitor(
     }
 
     step("writing reports and logging to MLflow")
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".writing",
-                                    dir=_parent(out)))
-    staging.chmod(0o755)
-    try:
+    with atomic_directory(out) as staging:
         summary["reports"] = {"data_drift": DRIFT_REPORT}
         reports.save_html(drift_snapshot, staging / DRIFT_REPORT)
         ref_matured, cur_matured = ref[ref["matured"]], cur[cur["matured"]]
@@ -160,10 +154,6 @@ def monitor(
         summary["out"] = str(out)
         summary["mlflow_run_id"] = _log_run(summary, staging, tracking, config, psi, ref, cur,
                                             cur_matured if quality["current"] else None)
-        _publish(staging, out)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     if latest is not None:
         with atomic_file(latest) as temporary:
             temporary.write_text(dump(summary))
@@ -265,12 +255,6 @@ def _clean(values: object) -> object:
     return values
 
 
-def _parent(out: Path) -> Path:
-    parent = out.resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    return parent
-
-
 def _check_out(out: Path) -> None:
     """Refuse to replace a folder that is not an earlier monitoring output."""
     if not out.exists():
@@ -280,19 +264,3 @@ def _check_out(out: Path) -> None:
     if any(out.iterdir()) and not (out / SUMMARY_FILE).exists():
         raise ValueError(f"--out {out} holds files but no {SUMMARY_FILE} of an earlier "
                          "monitoring run; refusing to replace it")
-
-
-def _publish(staging: Path, out: Path) -> None:
-    """Rename `staging` to `out`; an existing `out` is kept until that succeeded."""
-    if not out.exists():
-        os.replace(staging, out)
-        return
-    backup = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=_parent(out)))
-    os.rmdir(backup)
-    os.replace(out, backup)
-    try:
-        os.replace(staging, out)
-    except BaseException:
-        os.replace(backup, out)
-        raise
-    shutil.rmtree(backup, ignore_errors=True)

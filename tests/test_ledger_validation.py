@@ -268,3 +268,19 @@ def test_atomic_file_keeps_the_old_file_when_writing_fails(tmp_path: Path) -> No
     with atomic_file(target) as temporary:
         temporary.write_text("new")
     assert target.read_text() == "new"
+
+
+def test_atomic_directory_replaces_a_folder_whole_or_not_at_all(tmp_path: Path) -> None:
+    from ledger.atomic import atomic_directory
+
+    target = tmp_path / "out"
+    target.mkdir()
+    (target / "old.txt").write_text("old")
+    with pytest.raises(RuntimeError), atomic_directory(target) as staging:
+        (staging / "new.txt").write_text("half")
+        raise RuntimeError("failed halfway")
+    assert sorted(p.name for p in target.iterdir()) == ["old.txt"]
+    with atomic_directory(target) as staging:
+        (staging / "new.txt").write_text("new")
+    assert sorted(p.name for p in target.iterdir()) == ["new.txt"]
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]  # no staging or backup left

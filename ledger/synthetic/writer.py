@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from ledger.atomic import atomic_directory
 from ledger.synthetic.config import TABLE_NAMES
 
 
@@ -23,16 +21,9 @@ def write_ledger(tables: dict[str, pa.Table], out_dir: Path) -> None:
     """
     out_dir = Path(out_dir)
     _check_replaceable(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".writing",
-                                    dir=out_dir.parent))
-    try:
+    with atomic_directory(out_dir) as staging:
         for name, table in tables.items():
             pq.write_table(table, staging / f"{name}.parquet")
-        _swap_into_place(staging, out_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
 
 
 def _check_replaceable(out_dir: Path) -> None:
@@ -48,22 +39,3 @@ def _check_replaceable(out_dir: Path) -> None:
         raise FileExistsError(
             f"{out_dir} holds files that are not ledger tables ({', '.join(foreign[:5])}); "
             "refusing to replace it")
-
-
-def _swap_into_place(staging: Path, out_dir: Path) -> None:
-    """Rename `staging` to `out_dir`; an existing `out_dir` is kept until that succeeded."""
-    if not out_dir.exists():
-        os.replace(staging, out_dir)
-        return
-    backup_root = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", suffix=".old",
-                                        dir=out_dir.parent))
-    backup = backup_root / out_dir.name
-    try:
-        os.replace(out_dir, backup)
-        try:
-            os.replace(staging, out_dir)
-        except BaseException:
-            os.replace(backup, out_dir)
-            raise
-    finally:
-        shutil.rmtree(backup_root, ignore_errors=True)
