@@ -31,6 +31,9 @@ ROUTE_ROLES: dict[str, str] = {
 """The least role each protected route needs; every other route (health, metrics, the
 OpenAPI spec) is open."""
 
+SHORT_KEY = 16
+"""Keys shorter than this are accepted with a warning."""
+
 logger = logging.getLogger(__name__)
 
 
@@ -55,9 +58,12 @@ def parse_api_keys(text: str, source: str = "O2C_API_KEYS") -> dict[str, str]:
                           f"{type(data).__name__}")
     keys: dict[str, str] = {}
     for number, (key, role) in enumerate(data.items(), start=1):
-        if not isinstance(key, str) or len(key.strip()) < 8 or key != key.strip():
-            raise ApiKeyError(f"{source}: key number {number} must be a string of at least 8 "
-                              "characters without surrounding spaces")
+        if not isinstance(key, str) or not key.strip() or key != key.strip() or " " in key:
+            raise ApiKeyError(f"{source}: key number {number} must be a non-empty string "
+                              "without spaces")
+        if len(key) < SHORT_KEY:
+            logger.warning("%s: key number %d has fewer than %d characters: easy to guess",
+                           source, number, SHORT_KEY)
         if role not in ROLES:
             raise ApiKeyError(f"{source}: key number {number} has role {role!r}; roles are "
                               f"{', '.join(ROLES)}")

@@ -32,7 +32,8 @@ def test_keys_parse_to_digests_and_roles() -> None:
 @pytest.mark.parametrize(("text", "message"), [
     ("{not json", "not valid JSON"),
     ('["collector-secret-1"]', "JSON object"),
-    ('{"short": "admin"}', "at least 8 characters"),
+    ('{"with space": "admin"}', "without spaces"),
+    ('{"": "admin"}', "non-empty"),
     ('{"collector-secret-1": "boss"}', "role 'boss'"),
 ])
 def test_bad_key_configuration_is_named_without_the_key(text: str, message: str) -> None:
@@ -111,3 +112,9 @@ def test_middleware_answers_401_and_403_and_lets_health_through() -> None:
 def test_no_keys_means_every_protected_route_is_closed() -> None:
     middleware = ApiKeyMiddleware(None, keys={})
     assert _call(middleware, "/worklist", "Bearer anything-at-all")[0] == 401
+
+
+def test_short_keys_work_with_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    keys = parse_api_keys('{"k1": "collector", "k2": "credit_manager"}')
+    assert role_of("Bearer k2", keys) == "credit_manager"
+    assert "fewer than" in caplog.text and '"k1"' not in caplog.text
