@@ -249,6 +249,8 @@ def main() -> None:
                 _open_loop(url, single, rate, args.seconds))
         rows["score 1,000-invoice batch"] = _sequential(url, "/score_invoices",
                                                         {"invoices": invoices}, 20)
+        rows["  same, reasons false"] = _sequential(
+            url, "/score_invoices", {"invoices": invoices, "reasons": False}, 20)
         rows["worklist top 100"] = _sequential(url, "/worklist", {"top_k": 100}, 100)
         info = httpx.get(f"{url}/model_info", headers=HEADERS, timeout=30).json()
     finally:

@@ -18,6 +18,7 @@ DuckDB over the posted rows. No feature is defined twice:
 from __future__ import annotations
 
 import datetime as dt
+import math
 import threading
 
 import duckdb
@@ -47,6 +48,9 @@ POSTED_STATE: dict[str, str] = {
 
 _POSTED_INPUTS = {"as_of": "DATE", "issue_date": "DATE", "due_date": "DATE", "amount": "DOUBLE",
                   "currency": "VARCHAR", "rate": "DOUBLE"}
+
+PREPARED_ROWS = 16
+"""Batches of at most this many rows run the prepared statement with literal values."""
 
 COLD_START_KEY = 0
 """History key of the cold-start row (known customers have keys from 1)."""
@@ -162,11 +166,25 @@ class PostedFeatures:
             )"""
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
-        """This thread's cursor of the connection (a DuckDB connection is not thread-safe)."""
+        """This thread's cursor of the connection (a DuckDB connection is not thread-safe),
+        with the statement prepared in it as `posted_features`."""
         cursor = getattr(self._local, "cursor", None)
         if cursor is None:
-            cursor = self._local.cursor = self._con.cursor()
+            cursor = self._con.cursor()
+            cursor.execute(f"PREPARE posted_features AS {self._query}")
+            self._local.cursor = cursor
         return cursor
+
+    def _run(self, values: dict[str, list]) -> dict[str, np.ndarray]:
+        """The statement over the inputs: for a few rows the prepared statement with the
+        values written as literals (planned once, about 1 ms faster), else list parameters."""
+        cursor = self._cursor()
+        if len(values["amount"]) > PREPARED_ROWS:
+            return cursor.execute(self._query, [values[c] for c in self._inputs]).fetchnumpy()
+        kinds = dict(_POSTED_INPUTS)
+        arguments = ", ".join(_list_literal(values[c], kinds.get(c, "DOUBLE"))
+                              for c in self._inputs)
+        return cursor.execute(f"EXECUTE posted_features({arguments})").fetchnumpy()
 
     def build(self, posted: pd.DataFrame) -> pd.DataFrame:
         """Features of posted invoices, one row each in their order.
@@ -192,8 +210,7 @@ class PostedFeatures:
             **{c: self.inputs[c].to_numpy()[keys].astype(float).tolist()
                for c in history_measures()},
         }
-        own = self._cursor().execute(self._query, [values[c] for c in self._inputs]
-                                     ).fetchnumpy()
+        own = self._run(values)
         frame = pd.DataFrame({
             "invoice_id": posted["invoice_id"].astype(str).to_numpy(),
             "customer_id": posted["customer_id"].astype(str).to_numpy(),
@@ -207,6 +224,17 @@ class PostedFeatures:
     def close(self) -> None:
         """Release the DuckDB connection."""
         self._con.close()
+
+
+def _list_literal(values: list, kind: str) -> str:
+    """A DuckDB list literal of dates, strings or doubles (NaN and infinities spelled out)."""
+    if kind == "DATE":
+        items = [f"DATE '{value.isoformat()}'" for value in values]
+    elif kind == "VARCHAR":
+        items = ["'" + str(value).replace("'", "''") + "'" for value in values]
+    else:
+        items = [repr(float(v)) if math.isfinite(v) else f"'{float(v)}'::DOUBLE" for v in values]
+    return f"[{', '.join(items)}]::{kind}[]"
 
 
 def fx_rates(ledger: Ledger) -> dict[str, float]:

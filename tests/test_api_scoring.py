@@ -87,9 +87,14 @@ def _known(scorer: Scorer) -> tuple[str, str]:
     return row["customer_id"], row["customer_currency"]
 
 
-def test_posted_invoice_features_equal_the_pipeline_on_their_issue_day(ledger) -> None:  # noqa: ANN001
+@pytest.mark.parametrize("prepared_rows", [0, 16])
+def test_posted_invoice_features_equal_the_pipeline_on_their_issue_day(
+    ledger, monkeypatch: pytest.MonkeyPatch, prepared_rows: int  # noqa: ANN001
+) -> None:
     """Invoices issued on D, posted with the history as of D, get exactly the features of
-    `build_invoice_features` (as of their issue date) and the state of an invoice at issue."""
+    `build_invoice_features` (as of their issue date) and the state of an invoice at issue,
+    through either way of running the statement (list parameters, prepared with literals)."""
+    monkeypatch.setattr("serving.history.PREPARED_ROWS", prepared_rows)
     history = customer_history(ledger, AS_OF)
     invoices = ledger.con.sql("SELECT * FROM invoices").df()
     posted = invoices[pd.to_datetime(invoices["issue_date"]) == pd.Timestamp(AS_OF)].copy()
