@@ -52,9 +52,10 @@ class BatchingTrial:
 
     def __init__(self) -> None:
         from o2c.settings import load_settings
-        from serving.service import build_scorer
+        from serving.service import _settle, build_scorer
 
         self.scorer = build_scorer(load_settings())
+        _settle()
 
     @bentoml.api(batchable=True, max_batch_size=64, max_latency_ms=25)
     def score_invoices(self, invoices: list[PostedInvoice]) -> list[ScoredInvoice]:
