@@ -64,7 +64,8 @@ def _keys() -> dict[str, str]:
 def _settle() -> None:
     """Move what is loaded now out of the garbage collector's sight (`gc.freeze`): the
     snapshot's many small objects would otherwise make each full collection pause requests
-    for tens of milliseconds."""
+    for a few hundred milliseconds. Unfrozen first, so a reload collects the old state."""
+    gc.unfreeze()
     gc.collect()
     gc.freeze()
 
