@@ -40,14 +40,16 @@ class ServingModel(RiskModel):
         if missing:
             raise ValueError(f"feature frame lacks the model's columns: {', '.join(missing)}")
         matrix = np.empty((len(frame), len(self.features)))
+        numeric = [j for j, f in enumerate(self.features) if f not in self._codes]
+        columns = [self.features[j] for j in numeric]
+        try:  # one selection and conversion for all numeric columns
+            matrix[:, numeric] = frame[columns].to_numpy(dtype=float)
+        except (TypeError, ValueError):
+            for j, column in zip(numeric, columns, strict=True):
+                matrix[:, j] = pd.to_numeric(frame[column], errors="raise").to_numpy(dtype=float)
         for j, column in enumerate(self.features):
-            values = frame[column]
             if column in self._codes:
                 codes = self._codes[column]
                 matrix[:, j] = [codes.get(v, np.nan) if isinstance(v, str) else np.nan
-                                for v in values.astype(object)]
-            elif values.dtype.kind in "fiub":
-                matrix[:, j] = values.to_numpy(dtype=float)
-            else:
-                matrix[:, j] = pd.to_numeric(values, errors="raise").to_numpy(dtype=float)
+                                for v in frame[column].astype(object)]
         return matrix
