@@ -105,12 +105,16 @@ class Scorer:
     def prepare(self, invoices: Sequence[Mapping[str, Any]],
                 as_of: dt.date | None = None) -> list[dict[str, Any]]:
         """Check one request's invoices (ApiError naming the field) and give each the date
-        it is scored as of: `as_of` (default the snapshot's), or its issue date if later."""
+        it is scored as of: `as_of` (default the snapshot's, never earlier), or its issue date
+        if later."""
         if not invoices:
             raise ApiError(400, "give at least one invoice", "invoices")
         if len(invoices) > self.max_batch:
             raise ApiError(413, f"{len(invoices)} invoices in one request; the most is "
                                 f"{self.max_batch}", "invoices")
+        if as_of is not None and as_of < self.as_of:
+            raise ApiError(400, f"as_of {as_of} is before the snapshot's date {self.as_of}: "
+                                "the customer history would hold later facts", "as_of")
         self._check_invoices(invoices)
         day = as_of or self.as_of
         return [{**{k: inv[k] for k in INVOICE_FIELDS}, "as_of": max(day, inv["issue_date"])}

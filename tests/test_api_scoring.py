@@ -188,6 +188,13 @@ def test_batch_bounds(scorer: Scorer, invoices: list, status: int, field: str) -
     assert (caught.value.status, caught.value.field) == (status, field)
 
 
+def test_as_of_before_the_snapshot_is_refused(scorer: Scorer) -> None:
+    customer, currency = _known(scorer)
+    with pytest.raises(ApiError, match="before the snapshot") as caught:
+        scorer.score_invoices([_invoice(customer, currency)], AS_OF - dt.timedelta(days=1))
+    assert caught.value.field == "as_of"
+
+
 def test_currency_must_be_the_customers_or_known(scorer: Scorer) -> None:
     customer, currency = _known(scorer)
     other = next(c for c in scorer.posted.rates if c != currency)

@@ -227,6 +227,7 @@ def _bad(customer: dict) -> list[tuple[str, object, str]]:
         ("/score_invoices", {"invoices": []}, "invoices"),
         ("/score_invoices", {"invoices": good}, "invoices"),
         ("/score_invoices", {"invoices": [good], "as_of": "yesterday"}, "as_of"),
+        ("/score_invoices", {"invoices": [good], "as_of": "2026-02-01"}, "as_of"),
         ("/score_invoices", {"invoices": [{**good, "currency": "euro"}]}, "currency"),
         ("/worklist", {"top_k": "ten"}, "top_k"),
         ("/worklist", {"top_k": 0}, "top_k"),
