@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -283,6 +284,31 @@ def test_reload_while_requests_are_in_flight(client: httpx.Client, customer: dic
     assert reload.status_code == 200, reload.text
     assert reload.json()["snapshot"]["as_of"] == AS_OF
     assert statuses == [200] * 60
+
+
+def test_reload_picks_up_a_new_snapshot_and_survives_a_failed_one(
+    client: httpx.Client, server: Server, customer: dict
+) -> None:
+    snapshots = server.workdir / "snapshots"
+    newer = snapshots / "2026-03-02"
+    shutil.copytree(snapshots / AS_OF, newer)
+    manifest = json.loads((newer / "manifest.json").read_text())
+    (newer / "manifest.json").write_text(json.dumps({**manifest, "as_of": "2026-03-02"}))
+    try:
+        reloaded = client.post("/reload", json={}, headers=ADMIN)
+        assert reloaded.status_code == 200 and reloaded.json()["snapshot"]["as_of"] == "2026-03-02"
+        (newer / "customers.parquet").unlink()  # a broken latest snapshot
+        failed = client.post("/reload", json={}, headers=ADMIN)
+        assert failed.status_code == 409 and "customers.parquet" in failed.json()["error"]
+        info = client.get("/model_info", headers=ADMIN).json()
+        assert info["snapshot"]["as_of"] == "2026-03-02"  # still the one loaded before
+        score = client.post("/score_invoices", json={"invoices": [_invoice(customer)]},
+                            headers=ADMIN)
+        assert score.status_code == 200 and score.json()["scores"][0]["as_of"] == "2026-03-02"
+    finally:
+        shutil.rmtree(newer)
+        assert client.post("/reload", json={}, headers=ADMIN).status_code == 200
+    assert client.get("/model_info", headers=ADMIN).json()["snapshot"]["as_of"] == AS_OF
 
 
 def test_schemathesis_finds_no_server_error(server: Server) -> None:
