@@ -138,7 +138,8 @@ class O2CRisk:
         settings = load_settings()
         try:
             scorer = self.live.reload(lambda: build_scorer(settings))
-        except (LookupError, FileNotFoundError, ValueError) as exc:
+        except Exception as exc:  # noqa: BLE001 - whatever failed, the old state stays
+            logger.exception("reload failed; still serving the previous models and snapshot")
             return JSONResponse({"error": f"reload failed, still serving the previous "
                                           f"models and snapshot: {exc}", "field": None},
                                 status_code=409)
