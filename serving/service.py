@@ -135,8 +135,8 @@ class O2CRisk:
     def reload(self) -> ModelInfo:
         """Load the current champions and the latest snapshot; requests in flight finish
         on the old ones. On failure the old ones stay in service (409)."""
-        settings = load_settings()
         try:
+            settings = load_settings()
             scorer = self.live.reload(lambda: build_scorer(settings))
         except Exception as exc:  # noqa: BLE001 - whatever failed, the old state stays
             logger.exception("reload failed; still serving the previous models and snapshot")
