@@ -20,7 +20,12 @@ from models.worklist import (
     build_worklist,
 )
 from tests.conftest import facts_before, tiny_ledger_frames
-from training.backtest_worklist import backtest_worklist
+from training.backtest_worklist import (
+    backtest_worklist,
+    capture_curve,
+    capture_share,
+    rule_orders,
+)
 from training.collections import (
     COLLECTIONS_MODEL_NAME,
     collections_examples,
@@ -236,6 +241,33 @@ def test_backtest_reports_capture_per_rule(ledger: Ledger) -> None:
     assert everyone["unpaid_amount"] == pytest.approx(
         result["unpaid_amount"] + held["unpaid_amount"], abs=0.05)
     assert set(everyone["capture"]) == set(capture)
+
+
+def test_capture_curve_rises_from_none_to_all_and_hindsight_bounds_every_order() -> None:
+    outcome = pd.DataFrame({
+        "customer_id": ["A", "B", "C", "D", "E"],
+        "overdue_amount": [500.0, 300.0, 900.0, 100.0, 200.0],
+        "oldest_dpd": [10.0, 80.0, 5.0, 45.0, 20.0],
+        "unpaid": [0.0, 300.0, 100.0, 100.0, 150.0],
+    })
+    listed = pd.DataFrame({"customer_id": ["E", "A", "B", "D", "C"], "rank": [1, 2, 3, 4, 5]})
+    orders = rule_orders(outcome, listed)
+    curves = {rule: capture_curve(outcome, order) for rule, order in orders.items()}
+    for rule, curve in curves.items():
+        captured = curve["captured"].to_numpy()
+        assert curve["worked"].tolist() == list(range(6)), rule
+        assert curve["share_worked"].iloc[0] == 0 and curve["share_worked"].iloc[-1] == 1
+        assert captured[0] == 0 and captured[-1] == pytest.approx(1.0)
+        assert (np.diff(captured) >= 0).all(), rule
+        assert (curves["hindsight"]["captured"].to_numpy() >= captured - 1e-12).all(), rule
+        # the curve at ceil(share × n) customers is the back-test's capture at that share
+        assert curve["captured"].iloc[2] == pytest.approx(capture_share(outcome, orders[rule],
+                                                                        0.4))
+    # hindsight: B (300), E (150), then C and D (100 each, by id), A (0) out of 650
+    assert curves["hindsight"]["captured"].round(4).tolist() == [
+        0.0, 0.4615, 0.6923, 0.8462, 1.0, 1.0]
+    assert curves["worklist"]["captured"].iloc[1] == pytest.approx(150 / 650)
+    assert capture_curve(outcome.assign(unpaid=0.0), orders["worklist"])["captured"].isna().all()
 
 
 def test_mlflow_run_registers_collections_risk(

@@ -134,11 +134,28 @@ def rule_orders(outcome: pd.DataFrame, listed: pd.DataFrame) -> dict[str, list[s
     }
 
 
+def capture_curve(outcome: pd.DataFrame, order: list[str]) -> pd.DataFrame:
+    """Capture after each customer worked in `order`, from none to all of them.
+
+    Rows k = 0..n (n = len(order)): `worked` = k, `share_worked` = k / n and `captured`, the
+    share of `outcome`'s total unpaid amount held by the first k customers of `order` (ids
+    not in `outcome` hold nothing); `captured` is NaN when nothing is unpaid.
+    """
+    total = float(outcome["unpaid"].sum())
+    unpaid = outcome.set_index("customer_id")["unpaid"].reindex(order).fillna(0.0)
+    cumulative = np.concatenate([[0.0], np.cumsum(unpaid.to_numpy(dtype=float))])
+    worked = np.arange(len(order) + 1)
+    return pd.DataFrame({
+        "worked": worked,
+        "share_worked": worked / max(len(order), 1),
+        "captured": cumulative / total if total > 0 else np.full(len(cumulative), math.nan),
+    })
+
+
 def capture_share(outcome: pd.DataFrame, order: list[str], share: float) -> float:
     """Share of the total unpaid amount held by the first ceil(share × n) customers."""
-    total = float(outcome["unpaid"].sum())
-    if total <= 0 or not order:
+    if not order:
         return math.nan
-    top = order[: math.ceil(share * len(order))]
-    unpaid = outcome.set_index("customer_id")["unpaid"]
-    return float(unpaid.reindex(top).sum()) / total
+    curve = capture_curve(outcome, order)
+    top = min(max(math.ceil(share * len(order)), 0), len(order))
+    return float(curve["captured"].iloc[top])

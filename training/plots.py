@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -255,3 +256,36 @@ def _contribution_strip(
 
 def _legend_dot(colour: str, label: str) -> Line2D:
     return Line2D([], [], marker="o", linestyle="", color=colour, label=label)
+
+
+def capture_curve_plot(
+    curves: Mapping[str, pd.DataFrame], *,
+    title: str = "Worklist back-test: unpaid overdue amount captured by the customers worked",
+    marks: Sequence[float] = (0.1, 0.2),
+) -> Figure:
+    """Share of customers worked (x, %) against share of the unpaid amount captured (y), one
+    line per order, from `training.backtest_worklist.capture_curve` frames; the diagonal is
+    a random order, dotted lines mark the shares in `marks`."""
+    if not curves:
+        raise ValueError("curves is empty: pass at least one order's capture curve")
+    for name, curve in curves.items():
+        missing = {"share_worked", "captured"} - set(curve.columns)
+        if missing:
+            raise ValueError(f"curve {name!r} lacks columns: {', '.join(sorted(missing))}")
+    fig = _new_figure(7, 6)
+    ax = fig.add_subplot()
+    ax.plot([0, 100], [0, 1], **REFERENCE_STYLE, label="random order")
+    for share in marks:
+        ax.axvline(100 * share, color=NEUTRAL_COLOUR, linestyle=":", linewidth=1)
+    for name, curve in curves.items():
+        ax.plot(100 * curve["share_worked"].to_numpy(dtype=float),
+                curve["captured"].to_numpy(dtype=float), linewidth=2, label=name)
+    if all(np.isnan(c["captured"].to_numpy(dtype=float)).all() for c in curves.values()):
+        _note(ax, "nothing stayed unpaid: capture is undefined")
+    ax.set(xlim=(0, 100), ylim=(0, 1.01), title=title,
+           xlabel="Customers worked, in each order (% of customers)",
+           ylabel="Share of the unpaid overdue amount captured")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right")
+    return fig
+
