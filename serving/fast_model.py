@@ -1,19 +1,26 @@
-"""The scoring model with a numeric design matrix, for single-invoice latency.
+"""The scoring model tuned for serving: a numeric design matrix, parallel TreeSHAP for batches.
 
 `RiskModel.design_matrix` builds a pandas frame column by column, which LightGBM then turns
 back into numbers (about 15 ms and 3 ms per call for one row of 70 features). `ServingModel`
 hands LightGBM the numbers directly: floats, and each categorical as its code in the model's
 training categories (NaN when unseen or missing), which is what LightGBM makes of the pandas
-categoricals itself. Everything else is `RiskModel`'s own code; the tests check that both
-give identical probabilities and contributions.
+categoricals itself. Its contributions are the same LightGBM call, on every core for large
+frames. The rest is `RiskModel`'s own code; the tests check that both give identical
+probabilities and contributions.
 """
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import pandas as pd
 
 from models.risk_model import RiskModel
+
+PARALLEL_ROWS = 200
+"""Frames of at least this many rows get their contributions (TreeSHAP) computed on every
+core; smaller ones on one thread (on a busy machine extra threads only slow them down)."""
 
 
 class ServingModel(RiskModel):
@@ -53,3 +60,13 @@ class ServingModel(RiskModel):
                 matrix[:, j] = [codes.get(v, np.nan) if isinstance(v, str) else np.nan
                                 for v in frame[column].astype(object)]
         return matrix
+
+    def contributions(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """Per-row, per-feature contributions to the raw log-odds (TreeSHAP), bias dropped;
+        large frames on every core (the same values: rows are independent)."""
+        if len(frame) == 0:
+            return pd.DataFrame(columns=self.features, dtype=float)
+        threads = (os.cpu_count() or 1) if len(frame) >= PARALLEL_ROWS else 1
+        values = self.booster.predict(self.design_matrix(frame), pred_contrib=True,
+                                      num_threads=threads)
+        return pd.DataFrame(values[:, :-1], columns=self.features, index=frame.index)

@@ -133,9 +133,11 @@ def test_serving_model_predicts_exactly_as_the_risk_model(portfolio) -> None:  #
                           "days_past_due": [-30, 0, 45], "terms_days": [30, 30, 60],
                           "country": ["DE", None, "ZZ"]})
     served = ServingModel.of(model)
-    np.testing.assert_array_equal(served.predict_proba(frame), model.predict_proba(frame))
-    np.testing.assert_array_equal(served.contributions(frame).to_numpy(),
-                                  model.contributions(frame).to_numpy())
+    many = pd.concat([frame] * 100, ignore_index=True)  # contributions on every core
+    for rows in (frame, many):
+        np.testing.assert_array_equal(served.predict_proba(rows), model.predict_proba(rows))
+        np.testing.assert_array_equal(served.contributions(rows).to_numpy(),
+                                      model.contributions(rows).to_numpy())
 
 
 def test_scores_known_and_cold_start_invoices(scorer: Scorer) -> None:
