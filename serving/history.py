@@ -109,6 +109,12 @@ class PostedFeatures:
         currency rate of each currency, for invoices of customers without history."""
         self.columns = [s.name for s in customer_specs()]
         self.rates = dict(rates or {})
+        needed = ["customer_id", "as_of", *self.columns, *HISTORY_INPUTS, *history_measures()]
+        missing = [c for c in needed if c not in history.columns]
+        if missing:
+            raise ValueError(f"the snapshot's customer history lacks {', '.join(missing[:5])}"
+                             f"{' ...' if len(missing) > 5 else ''} (written by another version "
+                             "of the features?): run `o2c score` again")
         self._con = duckdb.connect()
         self._local = threading.local()
         keyed = history.reset_index(drop=True)

@@ -325,3 +325,9 @@ def test_scores_without_reasons(scorer: Scorer) -> None:
     with_reasons = scorer.score_invoices([_invoice(customer, currency)])[0]
     without = scorer.score_invoices([_invoice(customer, currency)], reasons=False)[0]
     assert without["reasons"] == [] and without["p_late"] == with_reasons["p_late"]
+
+
+def test_history_from_another_feature_version_is_named(portfolio) -> None:  # noqa: ANN001
+    snapshot, _ = portfolio
+    with pytest.raises(ValueError, match="late_share_all.*o2c score"):
+        PostedFeatures(snapshot.customers.drop(columns=["late_share_all"]))
