@@ -29,7 +29,7 @@ def serve(
     from serving.auth import ApiKeyError, load_api_keys
     from serving.champions import describe_champion
     from serving.portfolio import latest_portfolio_dir
-    from serving.state import MODEL_NAMES
+    from serving.state import MODEL_NAMES, check_snapshot
     from training.tracking import Tracking
 
     settings = load_settings_or_fail()
@@ -37,8 +37,13 @@ def serve(
         keys = load_api_keys(settings.api_keys, settings.api_keys_file)
     except ApiKeyError as exc:
         fail(str(exc))
-    if latest_portfolio_dir(settings.snapshots_dir) is None:
+    folder = latest_portfolio_dir(settings.snapshots_dir)
+    if folder is None:
         fail(f"no portfolio snapshot in {settings.snapshots_dir}: run `o2c score` first")
+    try:
+        check_snapshot(folder)
+    except (FileNotFoundError, ValueError) as exc:
+        fail(str(exc))
     tracking = Tracking(settings.tracking_uri, settings.experiment, settings.artifact_location)
     try:
         for name in MODEL_NAMES:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import threading
+from collections.abc import Iterable
 
 import duckdb
 import numpy as np
@@ -100,6 +101,18 @@ def customer_history(ledger: Ledger, as_of: dt.date,
     return features.merge(inputs, on="customer_id", how="left", validate="one_to_one")
 
 
+def check_history_columns(columns: Iterable[str]) -> None:
+    """ValueError naming what a customer history lacks for the current feature catalog."""
+    names = set(columns)
+    needed = ["customer_id", "as_of", *(s.name for s in customer_specs()), *HISTORY_INPUTS,
+              *history_measures()]
+    missing = [c for c in needed if c not in names]
+    if missing:
+        raise ValueError(f"the snapshot's customer history lacks {', '.join(missing[:5])}"
+                         f"{' ...' if len(missing) > 5 else ''} (written by another version "
+                         "of the features?): run `o2c score` again")
+
+
 class PostedFeatures:
     """Feature rows for posted invoices: customer history joined with the catalog's invoice
     and state expressions, in one DuckDB query per call (thread-safe: a cursor per call)."""
@@ -109,12 +122,7 @@ class PostedFeatures:
         currency rate of each currency, for invoices of customers without history."""
         self.columns = [s.name for s in customer_specs()]
         self.rates = dict(rates or {})
-        needed = ["customer_id", "as_of", *self.columns, *HISTORY_INPUTS, *history_measures()]
-        missing = [c for c in needed if c not in history.columns]
-        if missing:
-            raise ValueError(f"the snapshot's customer history lacks {', '.join(missing[:5])}"
-                             f"{' ...' if len(missing) > 5 else ''} (written by another version "
-                             "of the features?): run `o2c score` again")
+        check_history_columns(history.columns)
         self._con = duckdb.connect()
         self._local = threading.local()
         keyed = history.reset_index(drop=True)

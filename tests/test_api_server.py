@@ -381,3 +381,15 @@ def test_serve_refuses_bad_keys(workdir: tuple[Path, Path]) -> None:
                            env={"O2C_WORKDIR": str(work), "O2C_API_KEYS": keys})
     assert result.exit_code == 1 and "role 'boss'" in result.output
     assert "long-enough-key" not in result.output
+
+
+def test_serve_refuses_a_snapshot_of_an_older_version(workdir: tuple[Path, Path],
+                                                      tmp_path: Path) -> None:
+    _, work = workdir
+    old = tmp_path / "work" / "snapshots" / AS_OF
+    shutil.copytree(work / "snapshots" / AS_OF, old)
+    (old / "customers.parquet").unlink()
+    result = runner.invoke(app, ["serve", "--port", "1"],
+                           env={"O2C_WORKDIR": str(tmp_path / "work")})
+    assert result.exit_code == 1 and "customers.parquet" in result.output
+    assert "o2c score" in result.output
