@@ -34,10 +34,13 @@ def portfolio_for(ledger_path: Path, as_of: dt.date, settings: Settings):  # noq
     return compute_portfolio(ledger_path, as_of, settings)
 
 
-def compute_portfolio(ledger_path: Path, as_of: dt.date, settings: Settings):  # noqa: ANN201
-    """Load the champions and score the ledger as of `as_of`."""
+def compute_portfolio(  # noqa: ANN201
+    ledger_path: Path, as_of: dt.date, settings: Settings, snapshots: Path | None = None,
+):
+    """Load the champions and score the ledger as of `as_of`; the last review's grades come
+    from the latest snapshot before it in `snapshots` (default `<workdir>/snapshots`)."""
     from serving.champions import load_champion
-    from serving.portfolio import score_portfolio
+    from serving.portfolio import previous_grades, score_portfolio
     from training.collections import COLLECTIONS_MODEL_NAME
     from training.delinquency import SERIOUS_MODEL_NAME
     from training.pipeline import MODEL_NAME
@@ -52,8 +55,10 @@ def compute_portfolio(ledger_path: Path, as_of: dt.date, settings: Settings):  #
     except LookupError as exc:
         fail(str(exc))
     with console.status(f"Scoring the portfolio as of {as_of}..."):
+        last_review = previous_grades(snapshots or settings.snapshots_dir, as_of)
         return score_portfolio(ledger, as_of, worklist_config=settings.worklist,
-                               limits_config=settings.limits, **champions)
+                               limits_config=settings.limits, previous_grades=last_review,
+                               **champions)
 
 
 def score(
@@ -68,8 +73,9 @@ def score(
 
     settings = load_settings_or_fail()
     day = parse_date(as_of, "--as-of")
-    portfolio = compute_portfolio(ledger, day, settings)
-    folder = write_portfolio(portfolio, out or settings.snapshots_dir)
+    root = out or settings.snapshots_dir
+    portfolio = compute_portfolio(ledger, day, settings, root)
+    folder = write_portfolio(portfolio, root)
     console.print(f"Wrote {folder}: {len(portfolio.invoice_scores):,} open invoices scored, "
                   f"{len(portfolio.worklist):,} customers on the worklist, "
                   f"{len(portfolio.limits):,} credit limits; models "

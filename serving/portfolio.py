@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from features import build_customer_features, build_snapshot
+from ledger.atomic import atomic_directory
 from ledger.loader import Ledger
 from ledger.summary import reporting_currency
 from models.limits import LimitsConfig, recommend_limits
@@ -71,8 +69,12 @@ def _texts(reasons: list[dict]) -> list[list[str]]:
 def score_portfolio(
     ledger: Ledger, as_of: dt.date, *, late_payment: Champion, collections: Champion,
     serious: Champion, worklist_config: WorklistConfig, limits_config: LimitsConfig,
+    previous_grades: pd.Series | None = None,
 ) -> Portfolio:
-    """Score every invoice open at `as_of`, rank the worklist and recommend credit limits."""
+    """Score every invoice open at `as_of`, rank the worklist and recommend credit limits.
+
+    `previous_grades` (grade by customer_id at the last review) lets the limits flag a grade
+    that fell two steps or more."""
     snapshot = build_snapshot(ledger, as_of)
     scored = snapshot.assign(
         p_late=late_payment.model.predict_proba(snapshot),
@@ -93,7 +95,8 @@ def score_portfolio(
     active = customers[customers["invoice_count_365d"] > 0].reset_index(drop=True)
     probability = serious.model.predict_proba(active)
     limits = recommend_limits(active, probability, config=limits_config,
-                              reasons=reason_codes(serious.model, active))
+                              reasons=reason_codes(serious.model, active),
+                              previous_grades=previous_grades)
     return Portfolio(as_of, invoice_scores, worklist, limits, customers,
                      {c.name: c.version for c in (late_payment, collections, serious)},
                      fx_rates(ledger))
@@ -101,36 +104,32 @@ def score_portfolio(
 
 def write_portfolio(portfolio: Portfolio, root: str | Path) -> Path:
     """Write the snapshot to `root/<as_of>/`, replacing an older one of that date atomically."""
-    root = Path(root)
-    root.mkdir(parents=True, exist_ok=True)
-    target = root / portfolio.as_of.isoformat()
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=root))
-    try:
+    target = Path(root) / portfolio.as_of.isoformat()
+    with atomic_directory(target) as staging:
         for name in FRAMES:
             getattr(portfolio, name).to_parquet(staging / f"{name}.parquet", index=False)
         (staging / "manifest.json").write_text(json.dumps(portfolio.manifest, indent=2))
-        if target.exists():
-            retired = root / f".{target.name}.old"
-            shutil.rmtree(retired, ignore_errors=True)
-            os.replace(target, retired)
-            os.replace(staging, target)
-            shutil.rmtree(retired, ignore_errors=True)
-        else:
-            os.replace(staging, target)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return target
 
 
-def latest_portfolio_dir(root: str | Path) -> Path | None:
-    """The folder of the latest as-of date under `root`, if any."""
+def latest_portfolio_dir(root: str | Path, *, before: dt.date | None = None) -> Path | None:
+    """The folder of the latest as-of date under `root` (earlier than `before` if given)."""
     root = Path(root)
     if not root.is_dir():
         return None
     dated = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")
-                   and (p / "manifest.json").exists())
+                   and (p / "manifest.json").exists()
+                   and (before is None or p.name < before.isoformat()))
     return dated[-1] if dated else None
+
+
+def previous_grades(root: str | Path, as_of: dt.date) -> pd.Series | None:
+    """Grade by customer_id in the latest snapshot before `as_of` (the last review), if any."""
+    folder = latest_portfolio_dir(root, before=as_of)
+    if folder is None or not (folder / "limits.parquet").exists():
+        return None
+    limits = pd.read_parquet(folder / "limits.parquet", columns=["customer_id", "grade"])
+    return limits.set_index("customer_id")["grade"]
 
 
 def read_portfolio(folder: str | Path) -> Portfolio:

@@ -84,3 +84,22 @@ def test_worklist_without_champions_fails_clearly(tmp_path: Path) -> None:
                            env=_env(tmp_path))
     assert result.exit_code == 1
     assert "no champion of model 'late-payment-risk'" in result.output
+
+
+def test_previous_grades_come_from_the_latest_snapshot_before_the_date(tmp_path: Path) -> None:
+    import datetime as dt
+
+    import pandas as pd
+
+    from serving.portfolio import previous_grades
+
+    for day, grade in (("2025-10-01", "A"), ("2025-11-01", "B"), ("2025-12-01", "E")):
+        folder = tmp_path / day
+        folder.mkdir()
+        (folder / "manifest.json").write_text(json.dumps({"as_of": day}))
+        pd.DataFrame({"customer_id": ["C1"], "grade": [grade]}).to_parquet(
+            folder / "limits.parquet")
+    assert previous_grades(tmp_path, dt.date(2025, 12, 1)).to_dict() == {"C1": "B"}
+    assert previous_grades(tmp_path, dt.date(2026, 1, 1)).to_dict() == {"C1": "E"}
+    assert previous_grades(tmp_path, dt.date(2025, 10, 1)) is None
+    assert previous_grades(tmp_path / "absent", dt.date(2026, 1, 1)) is None
