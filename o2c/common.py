@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 from typing import Annotated, NoReturn
 
-import pandas as pd
 import typer
 from pydantic import ValidationError
 
@@ -54,10 +52,3 @@ def fail(message: str) -> NoReturn:
     """Print an error to stderr and exit 1."""
     err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(code=1)
-
-
-
-
-def records(frame: pd.DataFrame) -> list[dict]:
-    """A frame as JSON-ready rows (dates as ISO strings, arrays as lists, NaN as null)."""
-    return json.loads(frame.to_json(orient="records", date_format="iso"))

@@ -12,7 +12,7 @@ import typer
 
 from ledger import Ledger
 from ledger.atomic import atomic_file
-from o2c.common import LedgerOption, fail, load, load_settings_or_fail, parse_date, records
+from o2c.common import LedgerOption, fail, load, load_settings_or_fail, parse_date
 from o2c.display import console, show_backtest, show_limits, show_worklist
 from o2c.settings import Settings
 
@@ -92,6 +92,8 @@ def worklist(
     json_output: JsonOption = False,
 ) -> None:
     """The ranked collections worklist: whom to contact, why, and what to do."""
+    from serving.scoring import records
+
     settings = load_settings_or_fail()
     rows = portfolio_for(ledger, parse_date(as_of, "--as-of"), settings).worklist
     if top is not None:
@@ -110,6 +112,8 @@ def limits(
     json_output: JsonOption = False,
 ) -> None:
     """Recommended credit limits beside the current ones, with grades, reasons and flags."""
+    from serving.scoring import records
+
     settings = load_settings_or_fail()
     rows = portfolio_for(ledger, parse_date(as_of, "--as-of"), settings).limits
     _write(rows, out)

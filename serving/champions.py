@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import mlflow
 from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from models.risk_model import RiskModel
@@ -23,14 +24,19 @@ class Champion:
     model: RiskModel
 
 
-def load_champion(name: str, tracking: Tracking) -> Champion:
-    """Load `models:/<name>@champion`; a clear error when there is none yet."""
-    mlflow.set_tracking_uri(tracking.tracking_uri)
+def champion_version(client: MlflowClient, name: str, tracking: Tracking) -> ModelVersion:
+    """The registry's version of `name` aliased `champion`; LookupError when there is none."""
     try:
-        version = MlflowClient().get_model_version_by_alias(name, CHAMPION)
+        return client.get_model_version_by_alias(name, CHAMPION)
     except MlflowException:
         raise LookupError(f"no champion of model {name!r} in {tracking.tracking_uri}; "
                           "run `o2c train` first") from None
+
+
+def load_champion(name: str, tracking: Tracking) -> Champion:
+    """Load `models:/<name>@champion`; a clear error when there is none yet."""
+    mlflow.set_tracking_uri(tracking.tracking_uri)
+    version = champion_version(MlflowClient(), name, tracking)
     loaded = mlflow.pyfunc.load_model(f"models:/{name}@{CHAMPION}")
     return Champion(name, str(version.version), version.run_id,
                     loaded.unwrap_python_model().model)
@@ -40,11 +46,7 @@ def describe_champion(name: str, tracking: Tracking) -> dict:
     """What the registry says of a champion, without loading it: version, aliases, run,
     training date and validation metrics (the model's own, not its baselines')."""
     client = MlflowClient(tracking.tracking_uri)
-    try:
-        version = client.get_model_version_by_alias(name, CHAMPION)
-    except MlflowException:
-        raise LookupError(f"no champion of model {name!r} in {tracking.tracking_uri}; "
-                          "run `o2c train` first") from None
+    version = champion_version(client, name, tracking)
     run = client.get_run(version.run_id)
     metrics = {k: v for k, v in sorted(run.data.metrics.items())
                if k in HEADLINE or k.startswith("aged_")}

@@ -132,14 +132,20 @@ def previous_grades(root: str | Path, as_of: dt.date) -> pd.Series | None:
     return limits.set_index("customer_id")["grade"]
 
 
-def read_portfolio(folder: str | Path) -> Portfolio:
-    """Read a snapshot written by `write_portfolio`; a clear error when a part is missing."""
-    folder = Path(folder)
-    manifest = json.loads((folder / "manifest.json").read_text())
-    missing = [f"{name}.parquet" for name in FRAMES if not (folder / f"{name}.parquet").exists()]
+def require_parts(folder: Path) -> None:
+    """FileNotFoundError naming what a snapshot folder lacks of `manifest.json` and FRAMES."""
+    missing = [name for name in ("manifest.json", *(f"{f}.parquet" for f in FRAMES))
+               if not (folder / name).exists()]
     if missing:
         raise FileNotFoundError(f"snapshot {folder} lacks {', '.join(missing)} (written by an "
                                 "older version?): run `o2c score` again")
+
+
+def read_portfolio(folder: str | Path) -> Portfolio:
+    """Read a snapshot written by `write_portfolio`; a clear error when a part is missing."""
+    folder = Path(folder)
+    require_parts(folder)
+    manifest = json.loads((folder / "manifest.json").read_text())
     frames = {name: pd.read_parquet(folder / f"{name}.parquet") for name in FRAMES}
     return Portfolio(dt.date.fromisoformat(manifest["as_of"]), models=manifest["models"],
                      rates=manifest.get("rates", {}), **frames)

@@ -70,6 +70,7 @@ class Scorer:
         self.collectors = dict(collectors or {})
         self.posted = PostedFeatures(portfolio.customers, portfolio.rates)
         self._worklist = self._worklist_rows(portfolio)
+        self._worklist_of = {row["customer_id"]: row for row in self._worklist}
         self._limits = {row["customer_id"]: row for row in records(portfolio.limits)}
         invoices = records(portfolio.invoice_scores)
         self._open: dict[str, list[dict]] = {}
@@ -202,7 +203,7 @@ class Scorer:
         features = records(row)[0]
         open_invoices = self._open.get(customer_id, [])
         limit = self._limits.get(customer_id)
-        work = next((w for w in self._worklist if w["customer_id"] == customer_id), None)
+        work = self._worklist_of.get(customer_id)
         p_late = [i["p_late"] for i in open_invoices]
         amounts = [i["open_amount_base"] or 0.0 for i in open_invoices]
         scores = {

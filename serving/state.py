@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 from serving.champions import describe_champion, load_champion
 from serving.config import ApiConfig
 from serving.history import check_history_columns
-from serving.portfolio import FRAMES, latest_portfolio_dir, read_portfolio
+from serving.portfolio import latest_portfolio_dir, read_portfolio, require_parts
 from serving.scoring import Scorer
 from training.collections import COLLECTIONS_MODEL_NAME
 from training.delinquency import SERIOUS_MODEL_NAME
@@ -23,11 +23,7 @@ MODEL_NAMES = (MODEL_NAME, COLLECTIONS_MODEL_NAME, SERIOUS_MODEL_NAME)
 def check_snapshot(folder: Path) -> None:
     """Fail early and clearly on a snapshot the service cannot use (FileNotFoundError or
     ValueError naming what is missing), reading only its manifest and file schemas."""
-    missing = [f"{name}.parquet" for name in FRAMES if not (folder / f"{name}.parquet").exists()]
-    if missing or not (folder / "manifest.json").exists():
-        raise FileNotFoundError(f"snapshot {folder} lacks "
-                                f"{', '.join(missing) or 'manifest.json'} (written by an older "
-                                "version?): run `o2c score` again")
+    require_parts(folder)
     check_history_columns(pq.read_schema(folder / "customers.parquet").names)
 
 

@@ -44,6 +44,7 @@ from training.tracking import (
     log_comparison,
     log_run_context,
     publish_model,
+    run_summary,
 )
 
 COLLECTIONS_MODEL_NAME = "collections-risk"
@@ -181,11 +182,9 @@ class CollectionsTrainingResult:
     def summary(self) -> dict:
         """Headline metrics, sizes, run and registry decision, JSON-friendly."""
         return {
-            "auc": json_number(self.metrics["auc"]), "brier": json_number(self.metrics["brier"]),
-            "ece": json_number(self.metrics["ece"]), "n_train": self.n_train,
-            "n_valid": self.n_valid, "run_id": self.run_id,
-            "model_name": COLLECTIONS_MODEL_NAME, "model_version": self.promotion.version,
-            "promoted": self.promotion.promoted, "promotion_reason": self.promotion.reason,
+            **{k: json_number(self.metrics[k]) for k in ("auc", "brier", "ece")},
+            **run_summary(COLLECTIONS_MODEL_NAME, self.promotion, run_id=self.run_id,
+                          n_train=self.n_train, n_valid=self.n_valid),
         }
 
 

@@ -40,6 +40,7 @@ from training.tracking import (
     json_number,
     log_run_context,
     publish_model,
+    run_summary,
 )
 
 SERIOUS_MODEL_NAME = "serious-delinquency"
@@ -227,10 +228,9 @@ class DelinquencyTrainingResult:
         return {
             **{k: json_number(self.metrics[k]) for k in ("auc", "pr_auc", "brier", "ece",
                                                      "base_rate")},
-            "n_train": self.n_train, "n_valid": self.n_valid, "run_id": self.run_id,
+            **run_summary(SERIOUS_MODEL_NAME, self.promotion, run_id=self.run_id,
+                          n_train=self.n_train, n_valid=self.n_valid),
             "valid_as_of": str(self.valid_as_of),
-            "model_name": SERIOUS_MODEL_NAME, "model_version": self.promotion.version,
-            "promoted": self.promotion.promoted, "promotion_reason": self.promotion.reason,
         }
 
 

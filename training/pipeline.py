@@ -31,6 +31,7 @@ from training.tracking import (
     log_comparison,
     log_run_context,
     publish_model,
+    run_summary,
 )
 
 MODEL_NAME = "late-payment-risk"
@@ -61,9 +62,8 @@ class TrainingResult:
                      for _, row in self.comparison.iterrows() if row["model"] != "lightgbm"}
         return {
             **{k: json_number(self.metrics[k]) for k in HEADLINE},
-            "n_train": self.n_train, "n_valid": self.n_valid, "run_id": self.run_id,
-            "model_name": MODEL_NAME, "model_version": self.promotion.version,
-            "promoted": self.promotion.promoted, "promotion_reason": self.promotion.reason,
+            **run_summary(MODEL_NAME, self.promotion, run_id=self.run_id,
+                          n_train=self.n_train, n_valid=self.n_valid),
             "baselines": baselines,
         }
 

@@ -174,6 +174,16 @@ def flatten_params(values: dict, prefix: str = "") -> dict[str, object]:
     return flat
 
 
+def run_summary(
+    model_name: str, promotion: Promotion, *, run_id: str, n_train: int, n_valid: int,
+) -> dict:
+    """What every training run's JSON summary tells besides its metrics: sizes, the run and
+    the registry decision."""
+    return {"n_train": n_train, "n_valid": n_valid, "run_id": run_id,
+            "model_name": model_name, "model_version": promotion.version,
+            "promoted": promotion.promoted, "promotion_reason": promotion.reason}
+
+
 def json_number(value: object) -> float | None:
     """A metric for JSON output: rounded, NaN as None."""
     number = float(value)
