@@ -21,10 +21,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -37,6 +36,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from serving.local import running_server  # noqa: E402
 from serving.schemas import PostedInvoice, ScoredInvoice  # noqa: E402
 
 KEY = "bench-admin-key-0001"
@@ -87,35 +87,13 @@ def _workdir(args: argparse.Namespace) -> Path:
     return work
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _start(work: Path, batching: bool = False) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    env = {**os.environ, "O2C_WORKDIR": str(work), "O2C_API_KEYS": json.dumps({KEY: "admin"}),
-           "OMP_NUM_THREADS": "1"}
-    log = (work.parent / "bench-server.log").open("wb")
-    bin_dir = Path(sys.executable).parent
-    command = ([str(bin_dir / "bentoml"), "serve", "benchmarks.bench_api:BatchingTrial",
-                "--host", "127.0.0.1", "--port", str(port)] if batching else
-               [str(bin_dir / "o2c"), "serve", "--port", str(port)])
-    process = subprocess.Popen(command, env=env, stdout=log, cwd=ROOT,
-                               stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(240):
-        if process.poll() is not None:
-            raise SystemExit(f"o2c serve exited {process.returncode}; see {log.name}")
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return process, url
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.5)
-    os.killpg(process.pid, signal.SIGTERM)
-    raise SystemExit("o2c serve not ready in 120 s")
+def _server(work: Path, batching: bool = False) -> contextlib.AbstractContextManager[str]:
+    """`o2c serve` (or the batching trial) over `work`, one OpenMP thread, as the CLI sets."""
+    trial = [str(Path(sys.executable).parent / "bentoml"), "serve",
+             "benchmarks.bench_api:BatchingTrial", "--host", "127.0.0.1"]
+    return running_server(work, {KEY: "admin"}, log=work.parent / "bench-server.log",
+                          command=trial if batching else None,
+                          env={"OMP_NUM_THREADS": "1"}, cwd=ROOT)
 
 
 def _invoices(url: str, count: int) -> list[dict]:
@@ -239,8 +217,7 @@ def main() -> None:
                              "trial service (BatchingTrial) for comparison")
     args = parser.parse_args()
     work = _workdir(args)
-    process, url = _start(work)
-    try:
+    with _server(work) as url:
         invoices = _invoices(url, 1000)
         single = {"invoices": invoices[:1]}
         _sequential(url, "/score_invoices", single, 50)  # warm up
@@ -254,19 +231,12 @@ def main() -> None:
             url, "/score_invoices", {"invoices": invoices, "reasons": False}, 20)
         rows["worklist top 100"] = _sequential(url, "/worklist", {"top_k": 100}, 100)
         info = httpx.get(f"{url}/model_info", headers=HEADERS, timeout=30).json()
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=30)
     if args.batching:
-        process, url = _start(work, batching=True)
-        try:
+        with _server(work, batching=True) as url:
             _sequential(url, "/score_invoices", single, 50)
             for rate in (100, 200):
                 rows[f"batchable trial @ {rate} rps"] = asyncio.run(
                     _open_loop(url, single, rate, args.seconds))
-        finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=30)
     print(f"workdir {work}; snapshot as of {info['snapshot']['as_of']}, "
           f"{info['snapshot']['rows']}")
     print(f"{'measure':32} {'requests':>8} {'errors':>6} {'rps':>6} {'p50 ms':>8} "

@@ -9,11 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,6 +20,7 @@ from typer.testing import CliRunner
 
 from ledger.synthetic import SyntheticConfig, generate_ledger, write_ledger
 from o2c.cli import app
+from serving.local import running_server
 
 AS_OF = "2026-03-01"
 KEYS = {"collector-key-0001": "collector", "manager-key-0001": "credit_manager",
@@ -58,45 +54,16 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return ledger, root / "work"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server(workdir: tuple[Path, Path]) -> Iterator[Server]:
     """`o2c serve` in its own process group, until the module's tests are done."""
     _, work = workdir
-    port = _free_port()
     log = work.parent / "server.log"
-    env = {**os.environ, "O2C_WORKDIR": str(work), "O2C_API_KEYS": json.dumps(KEYS)}
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [str(Path(sys.executable).parent / "o2c"), "serve", "--port", str(port)],
-            env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                pytest.fail(f"o2c serve exited {process.returncode}:\n{log.read_text()}")
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.5)
-        else:
-            pytest.fail(f"o2c serve not ready in 120 s:\n{log.read_text()}")
-        yield Server(url, log, work)
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=10)
+        with running_server(work, KEYS, log=log) as url:
+            yield Server(url, log, work)
+    except RuntimeError as exc:  # exited or never ready: the log says why
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="module")
@@ -393,3 +360,4 @@ def test_serve_refuses_a_snapshot_of_an_older_version(workdir: tuple[Path, Path]
                            env={"O2C_WORKDIR": str(tmp_path / "work")})
     assert result.exit_code == 1 and "customers.parquet" in result.output
     assert "o2c score" in result.output
+
