@@ -361,3 +361,15 @@ def test_serve_refuses_a_snapshot_of_an_older_version(workdir: tuple[Path, Path]
     assert result.exit_code == 1 and "customers.parquet" in result.output
     assert "o2c score" in result.output
 
+
+def test_the_demo_tour_calls_the_api(workdir: tuple[Path, Path],
+                                     monkeypatch: pytest.MonkeyPatch,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from o2c import api_tour
+
+    _, work = workdir
+    monkeypatch.setenv("O2C_WORKDIR", str(work))
+    api_tour.main()
+    printed = capsys.readouterr().out
+    assert "cold start" in printed and "as a collector: 403" in printed
+    assert "limits, the largest cut" in printed
