@@ -38,13 +38,11 @@ from training.evaluation import age_band, binary_metrics, compare_models, segmen
 from training.examples import ExampleSet, snapshot_dates
 from training.fit import fit_risk_model
 from training.tracking import (
-    Promotion,
     Tracking,
-    json_number,
+    TrainingRun,
     log_comparison,
     log_run_context,
     publish_model,
-    run_summary,
 )
 
 COLLECTIONS_MODEL_NAME = "collections-risk"
@@ -164,28 +162,14 @@ def build_collections_examples(
     return CollectionsSplit(train, valid, valid_from, end)
 
 
-@dataclass
-class CollectionsTrainingResult:
-    """What a collections training run produced and decided."""
+@dataclass(kw_only=True)
+class CollectionsTrainingResult(TrainingRun):
+    """A collections training run; predictions `as_of`, `invoice_id`, `p_unpaid_30d`, `late`."""
 
-    metrics: dict[str, float]
+    model_name = COLLECTIONS_MODEL_NAME
+
     comparison: pd.DataFrame
     """Model and baselines on the same validation examples."""
-    n_train: int
-    n_valid: int
-    run_id: str
-    promotion: Promotion
-    predictions: pd.DataFrame
-    """Validation examples: `as_of`, `invoice_id`, `p_unpaid_30d`, `late`."""
-    model: RiskModel
-
-    def summary(self) -> dict:
-        """Headline metrics, sizes, run and registry decision, JSON-friendly."""
-        return {
-            **{k: json_number(self.metrics[k]) for k in ("auc", "brier", "ece")},
-            **run_summary(COLLECTIONS_MODEL_NAME, self.promotion, run_id=self.run_id,
-                          n_train=self.n_train, n_valid=self.n_valid),
-        }
 
 
 def train_collections_model(
@@ -218,8 +202,10 @@ def train_collections_model(
         promotion = publish_model(COLLECTIONS_MODEL_NAME, model, valid, labels, metrics,
                                   run.info.run_id)
     predictions = valid[["as_of", "invoice_id", "p_unpaid_30d", "late"]].reset_index(drop=True)
-    return CollectionsTrainingResult(metrics, comparison, len(train), len(valid),
-                                     run.info.run_id, promotion, predictions, model)
+    return CollectionsTrainingResult(metrics=metrics, comparison=comparison,
+                                     n_train=len(train), n_valid=len(valid),
+                                     run_id=run.info.run_id, promotion=promotion,
+                                     predictions=predictions, model=model)
 
 
 def _check_examples(frame: pd.DataFrame, name: str) -> None:

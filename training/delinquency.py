@@ -35,12 +35,10 @@ from training.config import TrainingConfig
 from training.evaluation import binary_metrics
 from training.fit import fit_risk_model
 from training.tracking import (
-    Promotion,
     Tracking,
-    json_number,
+    TrainingRun,
     log_run_context,
     publish_model,
-    run_summary,
 )
 
 SERIOUS_MODEL_NAME = "serious-delinquency"
@@ -209,29 +207,19 @@ def _inner_share_for(config: TrainingConfig, n_dates: int) -> TrainingConfig:
 # --------------------------------------------------------------------------- MLflow run
 
 
-@dataclass
-class DelinquencyTrainingResult:
-    """What a serious-delinquency training run produced and decided."""
+@dataclass(kw_only=True)
+class DelinquencyTrainingResult(TrainingRun):
+    """A serious-delinquency training run; predictions `customer_id`, `as_of`, `p_serious`,
+    `serious`."""
 
-    metrics: dict[str, float]
-    n_train: int
-    n_valid: int
-    run_id: str
-    promotion: Promotion
-    predictions: pd.DataFrame
-    """Validation customers: `customer_id`, `as_of`, `p_serious`, `serious`."""
-    model: RiskModel
+    model_name = SERIOUS_MODEL_NAME
+    summary_metrics = ("auc", "pr_auc", "brier", "ece", "base_rate")
+
     valid_as_of: dt.date
 
     def summary(self) -> dict:
-        """Headline metrics, sizes, run and registry decision (JSON-friendly)."""
-        return {
-            **{k: json_number(self.metrics[k]) for k in ("auc", "pr_auc", "brier", "ece",
-                                                     "base_rate")},
-            **run_summary(SERIOUS_MODEL_NAME, self.promotion, run_id=self.run_id,
-                          n_train=self.n_train, n_valid=self.n_valid),
-            "valid_as_of": str(self.valid_as_of),
-        }
+        """`TrainingRun.summary` and the validation as-of date."""
+        return {**super().summary(), "valid_as_of": str(self.valid_as_of)}
 
 
 def train_serious_delinquency_model(
@@ -274,9 +262,11 @@ def train_serious_delinquency_model(
                                   metrics, run.info.run_id)
     predictions = frame[["customer_id", "as_of"]].assign(p_serious=scores,
                                                         serious=frame["serious"].to_numpy())
-    return DelinquencyTrainingResult(metrics, len(train.frame), len(frame), run.info.run_id,
-                                     promotion, predictions.reset_index(drop=True), model,
-                                     valid_as_of)
+    return DelinquencyTrainingResult(metrics=metrics, n_train=len(train.frame),
+                                     n_valid=len(frame), run_id=run.info.run_id,
+                                     promotion=promotion,
+                                     predictions=predictions.reset_index(drop=True),
+                                     model=model, valid_as_of=valid_as_of)
 
 
 def _late_share_baseline(frame: pd.DataFrame) -> np.ndarray:

@@ -25,13 +25,12 @@ from training.examples import SplitExamples, build_examples
 from training.fit import fit_risk_model
 from training.tracking import (
     HEADLINE,
-    Promotion,
     Tracking,
+    TrainingRun,
     json_number,
     log_comparison,
     log_run_context,
     publish_model,
-    run_summary,
 )
 
 MODEL_NAME = "late-payment-risk"
@@ -39,33 +38,23 @@ MODEL_NAME = "late-payment-risk"
 Progress = Callable[[str], None]
 
 
-@dataclass
-class TrainingResult:
-    """What a training run produced and decided."""
+@dataclass(kw_only=True)
+class TrainingResult(TrainingRun):
+    """A late-payment training run: metrics on the validation invoices at issue; predictions
+    `invoice_id`, `p_late`, `late`."""
 
-    metrics: dict[str, float]
-    """The model on the validation invoices at issue."""
+    model_name = MODEL_NAME
+    summary_metrics = HEADLINE
+
     comparison: pd.DataFrame
     """Model, baselines (and more) side by side on the same validation invoices."""
     segments: pd.DataFrame
-    n_train: int
-    n_valid: int
-    run_id: str
-    promotion: Promotion
-    predictions: pd.DataFrame
-    """Validation invoices at issue: `invoice_id`, `p_late`, `late`."""
-    model: RiskModel
 
     def summary(self) -> dict:
-        """The JSON the CLI prints: headline metrics, sizes, run and registry decision."""
+        """`TrainingRun.summary` and the baselines' headline metrics."""
         baselines = {row["model"]: {k: json_number(row[k]) for k in HEADLINE}
                      for _, row in self.comparison.iterrows() if row["model"] != "lightgbm"}
-        return {
-            **{k: json_number(self.metrics[k]) for k in HEADLINE},
-            **run_summary(MODEL_NAME, self.promotion, run_id=self.run_id,
-                          n_train=self.n_train, n_valid=self.n_valid),
-            "baselines": baselines,
-        }
+        return {**super().summary(), "baselines": baselines}
 
 
 def train_late_payment_model(
@@ -109,8 +98,9 @@ def train_late_payment_model(
         promotion = publish_model(MODEL_NAME, model, at_issue, labels, metrics,
                                   run.info.run_id)
     predictions = at_issue[["invoice_id", "p_late", "late"]].reset_index(drop=True)
-    return TrainingResult(metrics, comparison, segments, len(train), len(at_issue),
-                          run.info.run_id, promotion, predictions, model)
+    return TrainingResult(metrics=metrics, comparison=comparison, segments=segments,
+                          n_train=len(train), n_valid=len(at_issue), run_id=run.info.run_id,
+                          promotion=promotion, predictions=predictions, model=model)
 
 
 def _check_examples(train: pd.DataFrame, valid: pd.DataFrame) -> None:

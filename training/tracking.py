@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import mlflow
 import numpy as np
@@ -174,14 +175,31 @@ def flatten_params(values: dict, prefix: str = "") -> dict[str, object]:
     return flat
 
 
-def run_summary(
-    model_name: str, promotion: Promotion, *, run_id: str, n_train: int, n_valid: int,
-) -> dict:
-    """What every training run's JSON summary tells besides its metrics: sizes, the run and
-    the registry decision."""
-    return {"n_train": n_train, "n_valid": n_valid, "run_id": run_id,
-            "model_name": model_name, "model_version": promotion.version,
-            "promoted": promotion.promoted, "promotion_reason": promotion.reason}
+@dataclass
+class TrainingRun:
+    """What every training run produced and decided; each trainer's result extends it."""
+
+    model_name: ClassVar[str]
+    summary_metrics: ClassVar[tuple[str, ...]] = ("auc", "brier", "ece")
+    """The validation metrics `summary` reports."""
+
+    metrics: dict[str, float]
+    """The model on its validation rows."""
+    n_train: int
+    n_valid: int
+    run_id: str
+    promotion: Promotion
+    predictions: pd.DataFrame
+    """The validation rows with the model's score and the label."""
+    model: RiskModel
+
+    def summary(self) -> dict:
+        """Headline metrics, sizes, run and registry decision, JSON-friendly (what the CLI
+        prints)."""
+        return {**{k: json_number(self.metrics[k]) for k in self.summary_metrics},
+                "n_train": self.n_train, "n_valid": self.n_valid, "run_id": self.run_id,
+                "model_name": self.model_name, "model_version": self.promotion.version,
+                "promoted": self.promotion.promoted, "promotion_reason": self.promotion.reason}
 
 
 def json_number(value: object) -> float | None:
