@@ -19,6 +19,8 @@ identical results across runs, thread counts, chunkings and truncated ledgers.
 
 Derived facts (never read from the ledger's own summaries):
 
+- prepayments: a payment dated before its invoice (a deposit, a payment on account) is
+  applied on the invoice's issue date, the first day the invoice exists.
 - settlement: an invoice is settled on the first day on which its payments and credit notes
   dated on or before that day cover its amount (in cents); days late = settlement date - due
   date; late = days late > 0. The balance drops by exactly the open amount on that day, so
@@ -136,8 +138,9 @@ def base_stages(before: dt.date | None = None, customers: str = "TRUE") -> list[
       credit limit in cents `credit_limit_c`;
     - `inv`: invoices with an integer key `ik`, `ck` and `amount_c`;
     - `pay`, `cn`: payments and credit notes in cents;
-    - `app_cum`: applications (payments and credit notes) of each invoice, with the
-      cumulative amount applied `cum_c` up to and including each (same-day applications
+    - `app_cum`: applications (payments and credit notes) of each invoice, dated `d` no
+      earlier than the invoice's issue date (a prepayment counts from the issue date), with
+      the cumulative amount applied `cum_c` up to and including each (same-day applications
       are ordered arbitrarily: the day's total effect does not depend on it);
     - `inv_state`: invoices with `settle_date` and the amounts applied before each aging
       boundary (`applied_1_c` .. `applied_4_c`);
@@ -174,8 +177,9 @@ def base_stages(before: dt.date | None = None, customers: str = "TRUE") -> list[
             FROM credit_notes WHERE {_before('issue_date', before)}
               AND customer_id IN (SELECT customer_id FROM chunk)"""),
         Stage("app_cum", """
-            SELECT i.ik, i.ck, a.d, i.due_date, i.amount_c, a.pay_c, a.pay_n, a.cn_c, a.day_c,
-                   sum(a.day_c) OVER (PARTITION BY i.ik ORDER BY a.d
+            SELECT i.ik, i.ck, greatest(a.d, i.issue_date) AS d, i.due_date, i.amount_c,
+                   a.pay_c, a.pay_n, a.cn_c, a.day_c,
+                   sum(a.day_c) OVER (PARTITION BY i.ik ORDER BY greatest(a.d, i.issue_date)
                                       ROWS UNBOUNDED PRECEDING) AS cum_c
             FROM (
                 SELECT invoice_id, payment_date AS d, pay_c, 1 AS pay_n, CAST(0 AS DOUBLE) AS cn_c,

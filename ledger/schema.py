@@ -72,7 +72,9 @@ CUSTOMERS = Table(
         Column("country", "text", "ISO 3166 alpha-2 country code, e.g. `DE`."),
         Column("currency", "text", "ISO 4217 currency the customer is invoiced in, e.g. `EUR`."),
         Column("payment_terms_days", "int", "Standard payment terms in days (net N), >= 0."),
-        Column("credit_limit", "amount", "Current credit limit in the customer's currency, >= 0."),
+        Column("credit_limit", "amount", "Current credit limit in the customer's currency, >= 0; "
+               "empty (or no column) when unknown: utilization is then missing and limits are "
+               "recommended from need and risk alone.", required=False),
         Column("name", "text", "Display name.", required=False),
         Column("industry", "text", "Industry of the customer.", required=False),
         Column("segment", "text", "Size segment, e.g. `small`, `mid`, `large`.", required=False),
@@ -106,7 +108,9 @@ PAYMENTS = Table(
         Column("payment_id", "id", "Unique payment identifier."),
         Column("invoice_id", "id", "The invoice paid; must exist in invoices."),
         Column("customer_id", "id", "The paying customer; must be the invoice's customer."),
-        Column("payment_date", "date", "Date the payment was received; not before the invoice."),
+        Column("payment_date", "date", "Date the payment was received. A payment dated before "
+               "its invoice (a deposit, a payment on account) is kept as exported and counts "
+               "from the invoice's issue date."),
         Column("amount", "amount", "Amount applied to the invoice, > 0."),
         Column("method", "text", "Payment method, e.g. `wire`, `card`.", required=False),
     ),

@@ -50,7 +50,6 @@ def _known_reference_rules() -> list[Rule]:
 
 def _dated_after_invoice_rules() -> list[Rule]:
     facts = [
-        ("payments", "payment_id", "payment_date", "payment dated before its invoice"),
         ("credit_notes", "credit_note_id", "issue_date", "credit note dated before its invoice"),
         ("disputes", "dispute_id", "opened_date", "dispute opened before its invoice"),
     ]

@@ -68,9 +68,6 @@ BAD_INPUTS: dict[str, tuple[Callable[[Frames], Frames], str, list[str]]] = {
     "promise of unknown invoice": (
         lambda f: _set(f, "promises", 0, "invoice_id", "I404"),
         "promises.invoice_id: unknown invoice_id", ["promise_id=R1"]),
-    "payment before its invoice": (
-        lambda f: _set(f, "payments", 0, "payment_date", pd.Timestamp("2024-01-01")),
-        "payments.payment_date: payment dated before its invoice", ["payment_id=P1"]),
     "dispute before its invoice": (
         lambda f: _set(f, "disputes", 0, "opened_date", pd.Timestamp("2024-01-01")),
         "disputes.opened_date: dispute opened before its invoice", ["dispute_id=D1"]),
