@@ -14,6 +14,10 @@ months):
 4. rounded down to `rounding_unit` (so the cap holds), then the change against the current
    limit clipped to [`max_decrease`, `max_increase`] per review (none without a current limit).
 
+A customer whose current limit is unknown (empty `credit_limit`: most exports hold none) is
+recommended the limit of need and risk alone; its change is unknown (NaN) and its reasons and
+review flag say so.
+
 Customers already 90+ days past due (`overdue_90_plus_amount > 0`) are outside the model's
 population: they are limited as if their probability were 1 (grade E) and flagged for review.
 Customers without sales in the last 365 days have no measurable need: they keep their
@@ -125,7 +129,7 @@ def change_bounds(current: np.ndarray, config: LimitsConfig) -> tuple[np.ndarray
     """Lowest and highest limit allowed this review, on the rounding grid (inf without a
     current limit)."""
     unit = config.rounding_unit
-    has_limit = current > 0
+    has_limit = np.nan_to_num(current, nan=0.0) > 0
     low = np.where(has_limit, np.ceil(current * (1 + config.max_decrease) / unit) * unit, 0.0)
     high = np.where(has_limit, np.floor(current * (1 + config.max_increase) / unit) * unit,
                     np.inf)
@@ -149,7 +153,8 @@ def recommend_limits(
         raise ValueError("probabilities must lie in [0, 1]")
     if reasons is not None and len(reasons) != len(customers):
         raise ValueError(f"{len(reasons)} reason entries for {len(customers)} customers")
-    current = customers["credit_limit_base"].fillna(0.0).to_numpy(dtype=float)
+    current = customers["credit_limit_base"].to_numpy(dtype=float)
+    unknown = np.isnan(current)
     already = _already_serious(customers)
     model_probability, probability = probability, np.where(already, 1.0, probability)
     grades = grade_of(probability, config)
@@ -162,7 +167,7 @@ def recommend_limits(
     rounded = np.floor(target / unit) * unit
     low, high = change_bounds(current, config)
     no_sales = need <= 0
-    recommended = np.where(no_sales, current, np.clip(rounded, low, high))
+    recommended = np.where(no_sales & ~unknown, current, np.clip(rounded, low, high))
     change = recommended - current
     with np.errstate(divide="ignore", invalid="ignore"):
         change_pct = np.where(current > 0, change / current, np.nan)
@@ -178,6 +183,8 @@ def recommend_limits(
              for i in range(len(out))]
     for i in np.flatnonzero(already):
         notes[i].insert(0, "already 90+ days past due: limited as grade E")
+    for i in np.flatnonzero(unknown):
+        notes[i].append("current limit unknown: recommended from need and risk alone")
     out["reasons"] = [note + _model_reasons(reasons[i] if reasons else None)
                       for i, note in enumerate(notes)]
     review = [_review_reasons(out.iloc[i], previous[i], no_sales[i], cap[i], config)
@@ -217,7 +224,9 @@ def _policy_notes(
     notes = [f"grade {grade}: {p:.1%} probability of an invoice 90+ days past due within "
              "12 months"]
     if no_sales[i]:
-        return [*notes, "no sales in the last 365 days: current limit kept"]
+        kept = "no limit needed" if np.isnan(out.at[i, "current_limit"]) else \
+            "current limit kept"
+        return [*notes, f"no sales in the last 365 days: {kept}"]
     scale = config.grade_scale[GRADES.index(grade)]
     notes.append(f"need {_money(need[i])} (expected monthly sales over payment terms plus "
                  f"{config.buffer_days:.0f} days), x{scale:g} for grade {grade}")
@@ -252,7 +261,9 @@ def _review_reasons(
             found.append(f"grade fell {drop} steps, from {previous} to {row['grade']}")
     if np.isfinite(row["change_pct"]) and abs(row["change_pct"]) >= config.review_change_pct:
         found.append(f"recommended change {row['change_pct']:+.0%}")
-    if row["current_limit"] <= 0:
+    if np.isnan(row["current_limit"]):
+        found.append("current limit unknown: first limit to set")
+    elif row["current_limit"] <= 0:
         found.append("no current limit: first limit to set")
     if no_sales and row["grade"] in ("D", "E"):
         found.append(f"no recent sales and grade {row['grade']}")

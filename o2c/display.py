@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sys
 
 import pandas as pd
@@ -106,8 +107,8 @@ def show_worklist(rows: pd.DataFrame) -> None:
 
 def show_limits(rows: pd.DataFrame, *, top: int = 15) -> None:
     """The credit limits that changed most, as a table."""
-    changed = rows.reindex(rows["change"].abs().sort_values(ascending=False,
-                                                            kind="stable").index).head(top)
+    size = rows["change"].abs().fillna(rows["recommended_limit"])  # unknown current limit
+    changed = rows.reindex(size.sort_values(ascending=False, kind="stable").index).head(top)
     flagged = int(rows["review_flag"].sum())
     table = Table(title=f"Credit limits that changed most ({flagged:,} of {len(rows):,} "
                         "flagged for review)", title_justify="left")
@@ -120,9 +121,16 @@ def show_limits(rows: pd.DataFrame, *, top: int = 15) -> None:
         if row.review_flag:
             why = f"REVIEW ({'; '.join(row.review_reasons)}). {why}"
         table.add_row(row.customer_id, row.grade, f"{row.probability:.1%}",
-                      f"{row.current_limit:,.0f}", f"{row.recommended_limit:,.0f}",
-                      f"{row.change:+,.0f}", f"{row.utilization:.0%}", why)
+                      _amount(row.current_limit), f"{row.recommended_limit:,.0f}",
+                      _amount(row.change, "+"), _amount(row.utilization, ".0%"), why)
     console.print(table)
+
+
+def _amount(value: float, style: str = ",.0f") -> str:
+    """A figure as text, or `unknown` when missing (an export without credit limits)."""
+    if math.isnan(value):
+        return "unknown"
+    return f"{value:+,.0f}" if style == "+" else f"{value:{style}}"
 
 
 def show_backtest(title: str, figures: dict) -> None:
