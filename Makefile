@@ -8,15 +8,28 @@ DEMO_LEDGER := $(WORKDIR)/demo-ledger
 DEMO_AS_OF := 2026-06-01
 DEMO_VALID_FROM := 2025-12-01
 
-.PHONY: install demo test bench serve mlflow-ui lint clean
+.PHONY: install lock demo test bench serve mlflow-ui lint clean
 
-$(STAMP): pyproject.toml
+PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
+
+# Installs exactly the versions in requirements-dev.lock (hashes checked), then the project itself.
+$(STAMP): pyproject.toml requirements-dev.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+	$(PIP) install --upgrade pip
+	$(PIP) install --require-hashes -r requirements-dev.lock
+	$(PIP) install --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# After changing dependencies in pyproject.toml: resolve again and write both lock files
+# (requirements.lock for the service and its Bento, requirements-dev.lock for make).
+lock: install
+	$(PIP) install "uv>=0.9,<1"
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --generate-hashes \
+		-o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes \
+		-c requirements.lock -o requirements-dev.lock
 
 demo: install  ## the whole job on the built-in sample ledger
 	$(BIN)/o2c generate --customers 1500 --months 30 --seed 42 --shock-month 25 --out $(DEMO_LEDGER)
