@@ -58,8 +58,9 @@ mlflow-ui: install  ## the MLflow UI over the project's tracking store
 	mkdir -p $(WORKDIR)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(WORKDIR)/mlflow.db --port 5000
 
-lint: install
+lint: install  ## ruff, and the stage-order contract ([tool.importlinter] in pyproject.toml)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(WORKDIR) .pytest_cache
