@@ -14,8 +14,9 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from ledger.csv_source import UnreadableFile, load_csv
 from ledger.issues import LedgerIssue, LedgerValidationError, collect
-from ledger.schema import TABLES, Table
+from ledger.schema import CSV_FORMATS, TABLES, Column, Table
 from ledger.validation import check_ledger
 
 FILE_FORMATS = (".parquet", ".csv")
@@ -91,6 +92,9 @@ def _typed_ledger(
     tables, so no rule fires on them), but not when a table or column is missing.
     """
     ledger, structural, unparseable = _type_tables(con, source, sources)
+    for name, file in sources.items():
+        if file.endswith(".csv"):
+            con.execute(f'DROP TABLE "raw_{name}"')
     issues = structural + unparseable
     if validate and not structural:
         issues += check_ledger(ledger)
@@ -101,7 +105,11 @@ def _typed_ledger(
 
 
 def _register_raw_views(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, str]:
-    """Create a view `raw_<table>` for every contract table found at `path`; return their files."""
+    """Create `raw_<table>` for every contract table found at `path`; return their sources.
+
+    A CSV file becomes a table of text columns (read once, so every check reads memory, not
+    the file); a Parquet file or a database table becomes a view.
+    """
     if not path.exists():
         raise LedgerValidationError(
             [LedgerIssue("*", "*", f"no ledger at {path} (expected a folder or a DuckDB file)")],
@@ -116,34 +124,50 @@ def _register_raw_views(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str,
             )
         return _register_database(con, path)
     sources: dict[str, str] = {}
-    ambiguous: list[LedgerIssue] = []
+    unreadable: list[LedgerIssue] = []
     for name in TABLES:
         found = [path / f"{name}{suffix}" for suffix in FILE_FORMATS if (path / f"{name}{suffix}")
                  .exists()]
         if len(found) > 1:
-            ambiguous.append(LedgerIssue(name, "*", "both a Parquet and a CSV file exist "
-                                         f"({', '.join(f.name for f in found)}); keep one"))
+            unreadable.append(LedgerIssue(name, "*", "both a Parquet and a CSV file exist "
+                                          f"({', '.join(f.name for f in found)}); keep one"))
             continue
         if not found:
             continue
-        file = found[0]
-        reader = (f"read_parquet('{_quote(file)}')" if file.suffix == ".parquet"
-                  else f"read_csv('{_quote(file)}', header = true, all_varchar = true)")
         try:
-            con.execute(f'CREATE VIEW "raw_{name}" AS SELECT * FROM {reader}')
-            con.sql(f'SELECT * FROM "raw_{name}" LIMIT 0').fetchall()
-        except duckdb.Error as exc:
-            ambiguous.append(LedgerIssue(name, "*", f"{file.name} cannot be read: {exc}"))
+            _register_file(con, found[0], f"raw_{name}")
+        except UnreadableFile as exc:
+            unreadable.append(LedgerIssue(name, "*", str(exc)))
             continue
-        sources[name] = file.name
-    if ambiguous:
-        raise LedgerValidationError(ambiguous, source=str(path))
+        sources[name] = found[0].name
+    if unreadable:
+        raise LedgerValidationError(unreadable, source=str(path))
     return sources
+
+
+def _register_file(con: duckdb.DuckDBPyConnection, file: Path, raw: str) -> None:
+    """Make `raw` hold the rows of one CSV or Parquet file; `UnreadableFile` if it cannot."""
+    if file.suffix == ".csv":
+        load_csv(con, file, raw)
+        return
+    try:
+        con.execute(f'CREATE VIEW "{raw}" AS SELECT * FROM read_parquet(\'{_quote(file)}\')')
+        con.sql(f'SELECT * FROM "{raw}" LIMIT 0').fetchall()
+    except duckdb.Error as exc:
+        raise UnreadableFile(f"{file.name} cannot be read as Parquet: "
+                             f"{_first_line(exc)}") from None
 
 
 def _register_database(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, str]:
     """Attach a DuckDB database read-only and expose its contract tables as raw views."""
-    con.execute(f"ATTACH '{_quote(path)}' AS src (READ_ONLY)")
+    try:
+        con.execute(f"ATTACH '{_quote(path)}' AS src (READ_ONLY)")
+    except duckdb.Error as exc:
+        raise LedgerValidationError(
+            [LedgerIssue("*", "*", f"{path.name} cannot be opened as a DuckDB database: "
+                         f"{_first_line(exc)}")],
+            source=str(path),
+        ) from None
     existing = {row[0] for row in con.sql(
         "SELECT table_name FROM duckdb_tables() WHERE database_name = 'src' "
         "UNION SELECT view_name FROM duckdb_views() WHERE database_name = 'src'").fetchall()}
@@ -158,22 +182,25 @@ def _register_database(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, 
 def _type_tables(
     con: duckdb.DuckDBPyConnection, source: str, sources: Mapping[str, str]
 ) -> tuple[Ledger, list[LedgerIssue], list[LedgerIssue]]:
-    """Create the typed contract tables; return the ledger, structural and parse issues."""
+    """Create the typed contract tables; return the ledger, structural and content issues."""
     structural: list[LedgerIssue] = []
-    unparseable: list[LedgerIssue] = []
+    content: list[LedgerIssue] = []
     ignored: dict[str, list[str]] = {}
+    in_database = Path(source).suffix in DATABASE_SUFFIXES
     for table in TABLES.values():
         if table.name not in sources:
             if table.required:
+                expected = (f"a table {table.name} in {Path(source).name}" if in_database
+                            else f"{table.name}.parquet or {table.name}.csv")
                 structural.append(LedgerIssue(table.name, "*", "required table is missing "
-                                          f"(expected {table.name}.parquet or {table.name}.csv)"))
+                                              f"(expected {expected})"))
             _create_typed(con, table, available=set(), raw=False)
             continue
         available = set(con.table(f"raw_{table.name}").columns)
         missing = [c for c in table.required_columns if c not in available]
         for column in missing:
             structural.append(LedgerIssue(table.name, column, "required column is missing "
-                                      f"(file {sources[table.name]} has: "
+                                      f"({sources[table.name]} has: "
                                       f"{', '.join(sorted(available))})"))
         extra = sorted(available - set(table.column_names))
         if extra:
@@ -181,10 +208,21 @@ def _type_tables(
         if missing:
             _create_typed(con, table, available=set(), raw=False)
             continue
-        unparseable += _parse_issues(con, table, available)
+        content += _repeated_header(con, table)
+        content += _parse_issues(con, table, available)
         _create_typed(con, table, available=available, raw=True)
+        if table.required and not con.sql(f'SELECT 1 FROM "{table.name}" LIMIT 1').fetchall():
+            content.append(LedgerIssue(table.name, "*", f"{sources[table.name]} has no rows "
+                                       "(expected at least one row)"))
     ledger = Ledger(con=con, source=source, present=frozenset(sources), ignored_columns=ignored)
-    return ledger, structural, unparseable
+    return ledger, structural, content
+
+
+def _repeated_header(con: duckdb.DuckDBPyConnection, table: Table) -> list[LedgerIssue]:
+    """Rows whose required values are the column names: a header row repeated in the data."""
+    same = " AND ".join(f"CAST(\"{c}\" AS VARCHAR) = '{c}'" for c in table.required_columns)
+    return collect(con, table.name, "*", "row repeats the header row (files joined together?)",
+                   f'SELECT "{table.key}" FROM "raw_{table.name}" WHERE {same}')
 
 
 def _parse_issues(
@@ -196,12 +234,12 @@ def _parse_issues(
     for column in table.columns:
         if column.name not in available:
             continue
-        name, kind = column.name, column.duckdb_type
+        name = column.name
         issues += collect(
             con, table.name, name,
-            f"value cannot be read as {column.type} ({kind})",
+            f"value cannot be read as {column.type} (expected {CSV_FORMATS[column.type]})",
             f'SELECT "{key}", "{name}" FROM "raw_{table.name}" '
-            f'WHERE "{name}" IS NOT NULL AND TRY_CAST("{name}" AS {kind}) IS NULL',
+            f'WHERE "{name}" IS NOT NULL AND NOT ({_parses(column)})',
         )
         if column.required:
             issues += collect(
@@ -209,6 +247,17 @@ def _parse_issues(
                 f'SELECT "{key}" FROM "raw_{table.name}" WHERE "{name}" IS NULL',
             )
     return issues
+
+
+def _parses(column: Column) -> str:
+    """SQL that is true when a non-NULL raw value is a value of the column's type.
+
+    A whole number must be one: DuckDB would round 1.5 to 2 when casting it to INTEGER.
+    """
+    cast = f'TRY_CAST("{column.name}" AS {column.duckdb_type})'
+    if column.type == "int":
+        return f'{cast} IS NOT NULL AND TRY_CAST("{column.name}" AS DOUBLE) = {cast}'
+    return f"{cast} IS NOT NULL"
 
 
 def _create_typed(
@@ -227,3 +276,8 @@ def _create_typed(
 def _quote(path: Path) -> str:
     """A path as the inside of a SQL string literal."""
     return str(path).replace("'", "''")
+
+
+def _first_line(exc: Exception) -> str:
+    """The first line of an error's message (DuckDB's go on with hints and SQL)."""
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

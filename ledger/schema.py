@@ -21,6 +21,24 @@ DUCKDB_TYPES: dict[str, str] = {
     "rate": "DOUBLE",
 }
 
+MAX_AMOUNT = 1e12
+"""Largest amount or credit limit accepted (a trillion units of the currency): far above any
+real invoice, low enough that sums in cents stay finite and exact to the cent."""
+MAX_RATE = 1e6
+"""Largest exchange rate accepted, so that no converted amount can overflow."""
+
+CSV_FORMATS: dict[ColumnType, str] = {
+    "id": "any text",
+    "text": "any text",
+    "date": "a date as YYYY-MM-DD, e.g. 2024-12-31",
+    "amount": "a number with '.' as the decimal point, no thousands separator or currency "
+              "sign, e.g. 1234.50",
+    "int": "a whole number, e.g. 30",
+    "bool": "true or false",
+    "rate": "a number with '.' as the decimal point, e.g. 0.92",
+}
+"""How a value of each column type is written in a CSV file (Parquet holds typed values)."""
+
 
 @dataclass(frozen=True)
 class Column:
@@ -71,7 +89,8 @@ CUSTOMERS = Table(
         Column("customer_id", "id", "Unique customer identifier."),
         Column("country", "text", "ISO 3166 alpha-2 country code, e.g. `DE`."),
         Column("currency", "text", "ISO 4217 currency the customer is invoiced in, e.g. `EUR`."),
-        Column("payment_terms_days", "int", "Standard payment terms in days (net N), >= 0."),
+        Column("payment_terms_days", "int", "Standard payment terms in days (net N), a whole "
+               "number >= 0."),
         Column("credit_limit", "amount", "Current credit limit in the customer's currency, >= 0; "
                "empty (or no column) when unknown: utilization is then missing and limits are "
                "recommended from need and risk alone.", required=False),
@@ -169,7 +188,8 @@ FX_RATES = Table(
     key="currency",
     columns=(
         Column("currency", "text", "ISO 4217 currency code."),
-        Column("rate_to_base", "rate", "Units of the reporting currency per unit, > 0."),
+        Column("rate_to_base", "rate", "Units of the reporting currency per unit, > 0 "
+               "and at most 1,000,000."),
     ),
 )
 
@@ -180,7 +200,13 @@ TABLES: dict[str, Table] = {
 
 def markdown() -> str:
     """The contract as Markdown tables, one section per ledger table."""
-    lines: list[str] = []
+    lines = ["### Values", "",
+             "CSV files are UTF-8 text, comma-separated, with a header row naming the columns; a "
+             "value holding a comma is quoted with `\"`. Each column type is written as:", "",
+             "| type | in a CSV file |", "|---|---|"]
+    lines += [f"| {kind} | {written} |" for kind, written in CSV_FORMATS.items()]
+    lines += ["", f"Amounts and credit limits are at most {MAX_AMOUNT:,.0f}; rates at most "
+              f"{MAX_RATE:,.0f}. Infinite or not-a-number values are errors.", ""]
     for table in TABLES.values():
         need = "required" if table.required else "optional, absent means empty"
         lines += [f"### `{table.name}` ({need})", "", table.description, "",

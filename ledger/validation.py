@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, NamedTuple
 
 from ledger.issues import LedgerIssue, collect
-from ledger.schema import TABLES
+from ledger.schema import MAX_AMOUNT, MAX_RATE, TABLES
 
 if TYPE_CHECKING:
     from ledger.loader import Ledger
@@ -81,12 +81,19 @@ def _amount_rules() -> list[Rule]:
              f'SELECT "{key}", amount FROM "{table}" WHERE amount <= 0')
         for table, key in positive
     ]
+    numbers = [*((t, k, "amount", MAX_AMOUNT) for t, k in positive),
+               ("customers", "customer_id", "credit_limit", MAX_AMOUNT),
+               ("fx_rates", "currency", "rate_to_base", MAX_RATE)]
     rules += [
         Rule(table, column, f"not a finite number (expected a finite {column})",
              f'SELECT "{key}", "{column}" FROM "{table}" WHERE NOT isfinite("{column}")')
-        for table, key, column in [*((t, k, "amount") for t, k in positive),
-                                   ("customers", "customer_id", "credit_limit"),
-                                   ("fx_rates", "currency", "rate_to_base")]
+        for table, key, column, _ in numbers
+    ]
+    rules += [
+        Rule(table, column, f"{column} above the maximum (expected at most {limit:,.0f})",
+             f'SELECT "{key}", "{column}" FROM "{table}" '
+             f'WHERE isfinite("{column}") AND "{column}" > {limit!r}')
+        for table, key, column, limit in numbers
     ]
     return rules
 
