@@ -20,6 +20,7 @@ from o2c.display import (
     console,
     err_console,
     show_feature_catalog,
+    show_import,
     show_other_models,
     show_summary,
     show_training,
@@ -200,6 +201,30 @@ def train(
     show_other_models(others)
     if json_output:
         print(json.dumps({**summary, **others}, sort_keys=True))
+
+
+@app.command("import")
+def import_(
+    mapping: Annotated[Path, typer.Option(help="Mapping file (TOML) describing the export: "
+                                          "its source, layout, columns and value formats.")],
+    out: Annotated[Path, typer.Option(help="Ledger folder to write (Parquet; replaced "
+                                      "atomically).")],
+    source: Annotated[Path | None, typer.Option(
+        help="The export file or folder, instead of the mapping's `source`.")] = None,
+    report: Annotated[Path | None, typer.Option(
+        help="Write every problem found to this CSV file (file, row, column, value, "
+             "problem).")] = None,
+) -> None:
+    """Import a receivables export (CSV, Excel, Parquet) into a validated ledger folder."""
+    from ledger.importer import ImportFailed, import_ledger, write_report
+
+    try:
+        result = import_ledger(mapping, out, source=source)
+    except ImportFailed as exc:
+        if report is not None:
+            write_report(exc.problems, report)
+        fail(f"{exc}" + (f"\nevery problem is in {report}" if report else ""))
+    show_import(result)
 
 
 app.command()(decisions.score)

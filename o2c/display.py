@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import sys
+from typing import TYPE_CHECKING
 
 import pandas as pd
 from rich.console import Console
@@ -11,6 +12,9 @@ from rich.table import Table
 
 from ledger.issues import LedgerValidationError
 from ledger.summary import LedgerSummary
+
+if TYPE_CHECKING:
+    from ledger.importer import ImportResult
 
 WIDTH_WHEN_PIPED = 140
 """Tables are this wide when output goes to a file or pipe (`make demo`, logs), not 80."""
@@ -131,6 +135,15 @@ def _amount(value: float, style: str = ",.0f") -> str:
     if math.isnan(value):
         return "unknown"
     return f"{value:+,.0f}" if style == "+" else f"{value:{style}}"
+
+
+def show_import(result: ImportResult) -> None:
+    """Rows written per table and what the mapping assumed."""
+    counts = ", ".join(f"{n:,} {name}" for name, n in result.rows.items())
+    console.print(f"Wrote {result.out}: {counts}", highlight=False)
+    console.print("Assumed (also in import.json):", highlight=False)
+    for note in result.assumptions:
+        console.print(f"  - {note}", markup=False, highlight=False)
 
 
 def show_backtest(title: str, figures: dict) -> None:
