@@ -22,7 +22,7 @@ class LedgerIssue:
 
     def __str__(self) -> str:
         where = self.table if self.column == "*" else f"{self.table}.{self.column}"
-        text = f"{where}: {self.problem}"
+        text = self.problem if where == "*" else f"{where}: {self.problem}"
         if self.count:
             text += f" — {self.count} row{'s' if self.count != 1 else ''}"
         if self.examples:

@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import Annotated, NoReturn
 
 import typer
-from pydantic import ValidationError
 
 from ledger import Ledger, LedgerValidationError, load_ledger
 from o2c.display import err_console, show_ledger_errors
-from o2c.settings import Settings, load_settings
+from o2c.settings import Settings, SettingsError, load_settings
 
 LedgerOption = Annotated[
     Path,
@@ -35,7 +34,7 @@ def load_settings_or_fail() -> Settings:
     """Settings from o2c.toml and O2C_ variables, or a clear error."""
     try:
         return load_settings()
-    except (FileNotFoundError, ValidationError) as exc:
+    except SettingsError as exc:
         fail(f"configuration: {exc}")
 
 

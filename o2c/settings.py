@@ -8,9 +8,10 @@ themselves: the CLI (and the service) read them and pass typed objects down.
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -84,14 +85,36 @@ class Settings(BaseSettings):
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         """Arguments first, then `O2C_` variables, then the TOML file."""
-        toml_file = Path(os.environ.get("O2C_CONFIG", DEFAULT_CONFIG_FILE))
         return (init_settings, env_settings,
-                TomlConfigSettingsSource(settings_cls, toml_file=toml_file))
+                TomlConfigSettingsSource(settings_cls, toml_file=config_file()))
+
+
+class SettingsError(ValueError):
+    """Settings that cannot be loaded; the message names the file, or each wrong field."""
+
+
+def config_file() -> Path:
+    """The TOML file settings are read from (it need not exist unless O2C_CONFIG names it)."""
+    return Path(os.environ.get("O2C_CONFIG", DEFAULT_CONFIG_FILE))
 
 
 def load_settings() -> Settings:
-    """Settings as the environment and config file say now; a missing O2C_CONFIG file errors."""
-    explicit = os.environ.get("O2C_CONFIG")
-    if explicit and not Path(explicit).is_file():
-        raise FileNotFoundError(f"O2C_CONFIG names {explicit}, which is not a file")
-    return Settings()
+    """Settings as the environment and config file say now; `SettingsError` says what is wrong.
+
+    A missing O2C_CONFIG file, a file that is not valid TOML and a field of the wrong type or
+    name are errors, each naming the file or the field.
+    """
+    path = config_file()
+    if "O2C_CONFIG" in os.environ and not path.is_file():
+        raise SettingsError(f"O2C_CONFIG names {path}, which is not a file")
+    try:
+        return Settings()
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"{path} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise SettingsError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except ValidationError as exc:
+        fields = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']} "
+            f"(got {error['input']!r})" for error in exc.errors())
+        raise SettingsError(f"invalid settings in {path} or O2C_ variables: {fields}") from None

@@ -210,8 +210,9 @@ def train_collections_model(
 
 def _check_examples(frame: pd.DataFrame, name: str) -> None:
     if len(frame) == 0:
-        raise ValueError(f"no matured {name} examples for the collections model; move "
-                         "valid_from")
+        raise ValueError(f"the {name} window of the collections model is empty: no open "
+                         f"invoice at its as-of dates has an outcome {HORIZON_DAYS} days later "
+                         "known; move --valid-from")
     if frame["late"].nunique() < 2:
         raise ValueError(f"{name} examples of the collections model have a single outcome")
 

@@ -180,6 +180,7 @@ def examples_between(
 
 
 def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    frame = pd.concat([p for p in parts if len(p)], ignore_index=True, sort=False)
+    """The parts as one frame sorted by as-of date; empty (with the columns) when all are."""
+    frame = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True, sort=False)
     frame["late"] = frame["late"].astype(bool)
     return frame.sort_values(["as_of", "invoice_id"], kind="stable").reset_index(drop=True)

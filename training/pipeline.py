@@ -105,9 +105,15 @@ def train_late_payment_model(
 
 def _check_examples(train: pd.DataFrame, valid: pd.DataFrame) -> None:
     """Refuse to train on examples that cannot give a meaningful model or evaluation."""
+    empty = {
+        "training": "the training window is empty: no invoice issued before --valid-from has "
+                    "an outcome known by then; move --valid-from later",
+        "validation": "the validation window is empty: no invoice issued from --valid-from "
+                      "has an outcome known by the ledger's end; move --valid-from earlier",
+    }
     for name, frame in (("training", train), ("validation", valid)):
         if len(frame) == 0:
-            raise ValueError(f"no matured {name} examples; move --valid-from")
+            raise ValueError(empty[name])
         if frame["late"].nunique() < 2:
             outcome = "late" if frame["late"].iloc[0] else "on time"
             raise ValueError(f"{name} examples are all {outcome}; the model needs both outcomes")
