@@ -16,6 +16,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from serving.guard import log_client_error, send_json
+
 ROLES: tuple[str, ...] = ("collector", "credit_manager", "admin")
 """Roles in increasing order of access."""
 
@@ -127,10 +129,12 @@ class ApiKeyMiddleware:
                        if name == b"authorization"), None)
         role = role_of(header, self.keys)
         if role is None:
+            log_client_error(scope["path"], 401, ["Authorization"], ["no valid API key"])
             await _reply(send, 401, "missing or invalid API key: send 'Authorization: Bearer "
                                     "<key>'", {"www-authenticate": "Bearer"})
             return
         if not allowed(role, needed):
+            log_client_error(scope["path"], 403, ["Authorization"], [f"role {role}"])
             await _reply(send, 403, f"role {role} may not use {scope['path']} (needs "
                                     f"{needed} or above)")
             return
@@ -146,9 +150,4 @@ def _as_json(scope: dict) -> dict:
 
 async def _reply(send: Any, status: int, message: str,
                  headers: Mapping[str, str] | None = None) -> None:
-    body = json.dumps({"error": message, "field": "Authorization"}).encode()
-    raw = [(b"content-type", b"application/json"),
-           (b"content-length", str(len(body)).encode())]
-    raw += [(k.encode(), v.encode()) for k, v in (headers or {}).items()]
-    await send({"type": "http.response.start", "status": status, "headers": raw})
-    await send({"type": "http.response.body", "body": body})
+    await send_json(send, status, {"error": message, "field": "Authorization"}, headers)

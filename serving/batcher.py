@@ -4,7 +4,9 @@ While one batch is being scored (in a worker thread), the requests that arrive w
 next batch takes all of them (up to `max_rows`), so under load each model call serves many
 requests, and a lone request is scored at once (no timer). Every request keeps its own
 `as_of` (it is on its rows), and a batch holds only requests of the same `Scorer` and the
-same reasons flag, so a reload never mixes models in one batch.
+same reasons flag, so a reload never mixes models in one batch. When a batch fails, its
+halves are scored apart, down to single requests, so a failure reaches only the request
+that caused it, never the others scored with it.
 
 BentoML's own adaptive batching (`batchable=True`) needs an API whose one argument is the
 batch, so it cannot carry the body's top-level `as_of`, and it answers 503 when its latency
@@ -14,11 +16,14 @@ budget is exceeded; `benchmarks/bench_api.py --batching` measures it beside this
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from serving.scoring import Scorer
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -69,22 +74,32 @@ class ScoreBatcher:
     async def _drain(self) -> None:
         try:
             while self._pending:
-                batch = self._next_batch()
-                rows = [row for request in batch for row in request.rows]
-                try:
-                    scores = await asyncio.to_thread(batch[0].scorer.score_rows, rows,
-                                                     reasons=batch[0].reasons)
-                except Exception as exc:  # noqa: BLE001 - handed to every waiting request
-                    for request in batch:
-                        if not request.future.done():
-                            request.future.set_exception(exc)
-                    continue
-                self.batches += 1
-                start = 0
-                for request in batch:
-                    end = start + len(request.rows)
-                    if not request.future.done():
-                        request.future.set_result(scores[start:end])
-                    start = end
+                await self._score(self._next_batch())
         finally:
             self._draining = False
+
+    async def _score(self, batch: list[_Request]) -> None:
+        """Score the batch in one call and hand each request its scores; if the call fails,
+        score each half apart, so only a request that fails alone gets the exception."""
+        rows = [row for request in batch for row in request.rows]
+        try:
+            scores = await asyncio.to_thread(batch[0].scorer.score_rows, rows,
+                                             reasons=batch[0].reasons)
+        except Exception as exc:  # noqa: BLE001 - handed to the request that caused it
+            if len(batch) == 1:
+                if not batch[0].future.done():
+                    batch[0].future.set_exception(exc)
+                return
+            logger.warning("a batch of %d requests failed (%s): scoring its halves apart",
+                           len(batch), type(exc).__name__)
+            half = len(batch) // 2
+            await self._score(batch[:half])
+            await self._score(batch[half:])
+            return
+        self.batches += 1
+        start = 0
+        for request in batch:
+            end = start + len(request.rows)
+            if not request.future.done():
+                request.future.set_result(scores[start:end])
+            start = end

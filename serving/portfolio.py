@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,6 +30,8 @@ from serving.history import customer_history, fx_rates
 FRAMES = ("invoice_scores", "worklist", "limits", "customers")
 RISK_BANDS = ((0.2, "low"), (0.5, "medium"), (1.01, "high"))
 """Upper bounds of p_late for each risk band."""
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -113,14 +116,36 @@ def write_portfolio(portfolio: Portfolio, root: str | Path) -> Path:
 
 
 def latest_portfolio_dir(root: str | Path, *, before: dt.date | None = None) -> Path | None:
-    """The folder of the latest as-of date under `root` (earlier than `before` if given)."""
+    """The snapshot folder under `root` with the latest as-of date in its manifest (earlier
+    than `before` if given), whatever the folders are named; a folder named as its date wins
+    a tie. A folder whose manifest has no readable date is skipped, with a warning."""
     root = Path(root)
     if not root.is_dir():
         return None
-    dated = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")
-                   and (p / "manifest.json").exists()
-                   and (before is None or p.name < before.isoformat()))
-    return dated[-1] if dated else None
+    dated = []
+    for folder in root.iterdir():
+        if not folder.is_dir() or folder.name.startswith(".") \
+                or not (folder / "manifest.json").exists():
+            continue
+        try:
+            as_of = manifest_date(folder)
+        except ValueError as exc:
+            logger.warning("skipping snapshot folder %s: %s", folder, exc)
+            continue
+        if before is None or as_of < before:
+            dated.append((as_of, folder.name == as_of.isoformat(), folder.name, folder))
+    return max(dated)[-1] if dated else None
+
+
+def manifest_date(folder: Path) -> dt.date:
+    """The as-of date in a snapshot's `manifest.json`; ValueError saying what is wrong."""
+    path = folder / "manifest.json"
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+        return dt.date.fromisoformat(manifest["as_of"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ValueError(f"{path} has no readable as_of date (YYYY-MM-DD): "
+                         f"{type(exc).__name__}: {exc}") from None
 
 
 def previous_grades(root: str | Path, as_of: dt.date) -> pd.Series | None:

@@ -1,6 +1,8 @@
 """Request and response bodies of the API (pydantic): what the OpenAPI spec shows.
 
-Requests forbid unknown fields, NaN and infinite numbers; every error names the field.
+Requests are strict: no unknown fields, no NaN or infinite numbers, numbers must be JSON
+numbers and booleans JSON booleans (no "1250" or true for an amount), dates ISO strings in
+[DATE_MIN, DATE_MAX]; every error names the field.
 """
 
 from __future__ import annotations
@@ -8,12 +10,32 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
-from serving.scoring import MAX_BATCH
+from serving.config import DATE_MAX, DATE_MIN, ID_LIST_CEILING, MAX_BATCH, MAX_IDS
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
+DATE_RANGE = f"from {DATE_MIN} to {DATE_MAX}"
+
+
+def _in_range(day: dt.date) -> dt.date:
+    if not DATE_MIN <= day <= DATE_MAX:
+        raise PydanticCustomError("date_range", "date {day} is out of range: dates go {range}",
+                                  {"day": day.isoformat(), "range": DATE_RANGE})
+    return day
+
+
+Day = Annotated[dt.date, AfterValidator(_in_range)]
+"""A date of a request: YYYY-MM-DD, from DATE_MIN to DATE_MAX."""
 
 
 def openapi30(schema: dict[str, Any]) -> None:
@@ -42,7 +64,8 @@ def openapi30(schema: dict[str, Any]) -> None:
 class Request(BaseModel):
     """Base of every request body: no unknown fields, no NaN or infinite numbers."""
 
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, json_schema_extra=openapi30)
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, strict=True,
+                              json_schema_extra=openapi30)
 
 
 class Response(BaseModel):
@@ -56,8 +79,8 @@ class PostedInvoice(Request):
 
     invoice_id: Id
     customer_id: Id
-    issue_date: dt.date = Field(description="YYYY-MM-DD")
-    due_date: dt.date = Field(description="YYYY-MM-DD, not before issue_date")
+    issue_date: Day = Field(description=f"YYYY-MM-DD, {DATE_RANGE}")
+    due_date: Day = Field(description=f"YYYY-MM-DD, {DATE_RANGE}, not before issue_date")
     amount: float = Field(gt=0, le=1e13, description="Invoice amount in its currency, > 0")
     currency: Currency = Field(description="ISO 4217 code; the customer's own currency")
 
@@ -72,10 +95,11 @@ class ScoreRequest(Request):
     """Invoices to score, as of a date (default: the snapshot's date)."""
 
     invoices: list[PostedInvoice] = Field(
-        min_length=1, description=f"1 to {MAX_BATCH} invoices (more: 413)")
-    as_of: dt.date | None = Field(
+        min_length=1, max_length=ID_LIST_CEILING,
+        description=f"1 to [api] max_batch invoices (default {MAX_BATCH}; more: 413)")
+    as_of: Day | None = Field(
         None, description="Score as of this date (an invoice issued later: as of its issue "
-                          "date); default the snapshot's date")
+                          f"date), {DATE_RANGE}; default the snapshot's date")
     reasons: bool = Field(True, description="Give each score its top reasons (TreeSHAP); "
                                             "false is much faster for large batches")
 
@@ -130,13 +154,18 @@ class WorklistResponse(Response):
 class LimitsRequest(Request):
     """Customers whose limits to return (empty or absent: all)."""
 
-    customer_ids: list[Id] | None = Field(None, max_length=100_000)
+    customer_ids: list[Id] | None = Field(
+        None, max_length=ID_LIST_CEILING,
+        description=f"At most [api] max_ids ids (default {MAX_IDS}; more: 413)")
 
 
 class LimitsResponse(Response):
-    """Credit-limit rows, as `o2c limits --json` prints them."""
+    """Credit-limit rows, as `o2c limits --json` prints them, in the order asked (each
+    customer once), and the customers asked for that have no limit in the snapshot."""
 
     limits: list[dict[str, Any]]
+    not_found: list[str] = Field(default_factory=list,
+                                 description="Ids asked for without a credit limit")
 
 
 class CustomerRequest(Request):

@@ -20,12 +20,10 @@ import pandas as pd
 from models.reasons import reason_codes
 from models.risk_model import RiskModel
 from models.worklist import assign_collectors
+from serving.config import MAX_BATCH, MAX_IDS
 from serving.fast_model import ServingModel
 from serving.history import PostedFeatures
 from serving.portfolio import Portfolio, risk_band
-
-MAX_BATCH = 1000
-"""Most invoices one `/score_invoices` request may carry (more: 413)."""
 
 INVOICE_FIELDS = ("invoice_id", "customer_id", "issue_date", "due_date", "amount", "currency")
 
@@ -55,16 +53,19 @@ class Scorer:
     def __init__(
         self, *, late_payment: RiskModel, portfolio: Portfolio,
         models: Sequence[Mapping[str, Any]] = (), collectors: Mapping[str, int] | None = None,
-        max_batch: int = MAX_BATCH, reason_count: int = 3,
+        max_batch: int = MAX_BATCH, max_ids: int = MAX_IDS, reason_count: int = 3,
     ) -> None:
         """`models`: what `model_info` tells of each champion (name, version, metrics...);
-        `collectors`: name -> daily capacity, for the worklist's `collector` filter."""
-        if max_batch < 1:
-            raise ValueError(f"max_batch must be >= 1, got {max_batch!r}")
+        `collectors`: name -> daily capacity, for the worklist's `collector` filter;
+        `max_batch`, `max_ids`: most invoices to score, most customer ids to look up."""
+        if max_batch < 1 or max_ids < 1:
+            raise ValueError(f"max_batch and max_ids must be >= 1, got {max_batch!r}, "
+                             f"{max_ids!r}")
         self.model = ServingModel.of(late_payment)
         self.portfolio = portfolio
         self.as_of = portfolio.as_of
         self.max_batch = max_batch
+        self.max_ids = max_ids
         self.reason_count = reason_count
         self.models = [dict(m) for m in models]
         self.collectors = dict(collectors or {})
@@ -183,16 +184,23 @@ class Scorer:
                 break
         return rows
 
-    def credit_limits(self, customer_ids: Sequence[str] | None = None) -> list[dict[str, Any]]:
-        """Credit-limit rows of these customers (all when none are named), in their order."""
+    def credit_limits(self, customer_ids: Sequence[str] | None = None) -> dict[str, list]:
+        """`limits`: the credit-limit rows of these customers (all when none are named), in
+        their order, each customer once; `not_found`: those named without a limit. 413 for
+        more than `max_ids` ids, 404 when none of them has a limit."""
         if not customer_ids:
-            return list(self._limits.values())
-        missing = [c for c in customer_ids if c not in self._limits]
-        if missing:
+            return {"limits": list(self._limits.values()), "not_found": []}
+        if len(customer_ids) > self.max_ids:
+            raise ApiError(413, f"{len(customer_ids)} customer ids in one request; the most "
+                                f"is {self.max_ids}", "customer_ids")
+        wanted = list(dict.fromkeys(customer_ids))
+        found = [self._limits[c] for c in wanted if c in self._limits]
+        missing = [c for c in wanted if c not in self._limits]
+        if not found:
             raise ApiError(404, "no credit limit for customer(s) "
                                 f"{', '.join(missing[:10])}{' ...' if len(missing) > 10 else ''}"
                                 f" in the snapshot of {self.as_of}", "customer_ids")
-        return [self._limits[c] for c in customer_ids]
+        return {"limits": found, "not_found": missing}
 
     def customer(self, customer_id: str) -> dict[str, Any]:
         """A customer's risk profile: features, scores, open invoices, limit and reasons."""

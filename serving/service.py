@@ -6,8 +6,9 @@ late-payment champion from the MLflow registry and the latest portfolio snapshot
 endpoints are BentoML APIs; the two GET endpoints (`/model_info`, `/monitoring`) are a
 FastAPI app mounted on the service, so they are in the same OpenAPI spec (`/docs.json`).
 
-Errors: bad bodies get BentoML's 400 with pydantic's list of fields and reasons; the
-scorer's own refusals (`ApiError`) get their status and `{"error", "field"}`.
+Errors have one shape, `{"error", "field"}`: bad bodies get 400 from `serving.guard` (with
+`errors`, each field and reason), too large ones 413, the scorer's own refusals (`ApiError`)
+their status; each client error is logged as one WARNING line without input values.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from starlette.responses import JSONResponse
 from o2c.settings import Settings, load_settings
 from serving.auth import ApiKeyMiddleware, load_api_keys
 from serving.batcher import ScoreBatcher
+from serving.config import ApiConfig
+from serving.guard import RequestGuard, log_client_error
 from serving.schemas import (
     CustomerProfile,
     CustomerRequest,
@@ -45,7 +48,7 @@ from training.tracking import Tracking
 logger = logging.getLogger(__name__)
 
 http = FastAPI(title="o2c-risk GET endpoints", docs_url=None, redoc_url=None,
-               openapi_url=None)
+               openapi_url=None, redirect_slashes=False)
 """GET endpoints, mounted on the service (BentoML APIs are POST only)."""
 
 
@@ -61,6 +64,10 @@ def _keys() -> dict[str, str]:
     return load_api_keys(settings.api_keys, settings.api_keys_file)
 
 
+def _api_config() -> ApiConfig:
+    return load_settings().api
+
+
 def _settle() -> None:
     """Move what is loaded now out of the garbage collector's sight (`gc.freeze`): the
     snapshot's many small objects would otherwise make each full collection pause requests
@@ -70,12 +77,18 @@ def _settle() -> None:
     gc.freeze()
 
 
-def _answer(call: Callable[[], Any]) -> Any:
+def _refuse(route: str, exc: ApiError) -> JSONResponse:
+    """The JSON error of an `ApiError`, logged as one line (no input values)."""
+    log_client_error(route, exc.status, [exc.field])
+    return JSONResponse(exc.body(), status_code=exc.status)
+
+
+def _answer(route: str, call: Callable[[], Any]) -> Any:
     """The call's answer, or the JSON error of an `ApiError`."""
     try:
         return call()
     except ApiError as exc:
-        return JSONResponse(exc.body(), status_code=exc.status)
+        return _refuse(route, exc)
 
 
 @bentoml.service(name="o2c_risk", workers=1, traffic={"timeout": 60})
@@ -105,7 +118,7 @@ class O2CRisk:
         try:
             rows = scorer.prepare([i.model_dump() for i in invoices], as_of)
         except ApiError as exc:
-            return JSONResponse(exc.body(), status_code=exc.status)
+            return _refuse("/score_invoices", exc)
         scores = await self.batcher.score(scorer, rows, reasons=reasons)
         return ScoreResponse(scores=scores)
 
@@ -115,21 +128,23 @@ class O2CRisk:
                  include_held: bool = True) -> WorklistResponse:
         """The ranked collections worklist, filtered (rows as `o2c worklist --json`)."""
         scorer = self.live.current
-        return _answer(lambda: WorklistResponse(worklist=scorer.worklist(
+        return _answer("/worklist", lambda: WorklistResponse(worklist=scorer.worklist(
             top_k=top_k, collector=collector, country=country, min_amount=min_amount,
             include_held=include_held)))
 
     @bentoml.api(input_spec=LimitsRequest)
     def credit_limits(self, customer_ids: list[str] | None = None) -> LimitsResponse:
-        """Recommended credit limits of the customers named (empty or absent: all)."""
+        """Recommended credit limits of the customers named (empty or absent: all), and
+        the ids named that have none (`not_found`); 404 only when none of them has one."""
         scorer = self.live.current
-        return _answer(lambda: LimitsResponse(limits=scorer.credit_limits(customer_ids)))
+        return _answer("/credit_limits",
+                       lambda: LimitsResponse(**scorer.credit_limits(customer_ids)))
 
     @bentoml.api(input_spec=CustomerRequest)
     def customer(self, customer_id: str) -> CustomerProfile:
         """A customer's risk profile: features, scores, open invoices, limit, reasons."""
         scorer = self.live.current
-        return _answer(lambda: CustomerProfile(**scorer.customer(customer_id)))
+        return _answer("/customer", lambda: CustomerProfile(**scorer.customer(customer_id)))
 
     @bentoml.api(input_spec=ReloadRequest)
     def reload(self) -> ModelInfo:
@@ -171,3 +186,4 @@ class O2CRisk:
 
 
 O2CRisk.add_asgi_middleware(ApiKeyMiddleware, load=_keys)
+O2CRisk.add_asgi_middleware(RequestGuard, load=_api_config)  # inside the key check

@@ -190,6 +190,24 @@ def test_batch_bounds(scorer: Scorer, invoices: list, status: int, field: str) -
     assert (caught.value.status, caught.value.field) == (status, field)
 
 
+def test_credit_limits_of_some_known_and_some_unknown_customers(scorer: Scorer) -> None:
+    """The rows found, each once in the order asked, and the ids without a limit."""
+    known = [r["customer_id"] for r in scorer.credit_limits()["limits"][:2]]
+    answer = scorer.credit_limits([known[1], "NOBODY", known[0], known[1], "NOBODY-2"])
+    assert [r["customer_id"] for r in answer["limits"]] == [known[1], known[0]]
+    assert answer["not_found"] == ["NOBODY", "NOBODY-2"]
+
+
+def test_too_many_customer_ids_is_413(portfolio) -> None:  # noqa: ANN001
+    snapshot, model = portfolio
+    small = Scorer(late_payment=model, portfolio=snapshot, max_ids=3)
+    known = [r["customer_id"] for r in small.credit_limits()["limits"][:3]]
+    assert len(small.credit_limits(known)["limits"]) == 3
+    with pytest.raises(ApiError) as caught:
+        small.credit_limits([known[0]] * 4)
+    assert (caught.value.status, caught.value.field) == (413, "customer_ids")
+
+
 def test_as_of_before_the_snapshot_is_refused(scorer: Scorer) -> None:
     customer, currency = _known(scorer)
     with pytest.raises(ApiError, match="before the snapshot") as caught:
@@ -223,10 +241,10 @@ def test_worklist_filters(scorer: Scorer) -> None:
 
 
 def test_limits_and_customer_profile(scorer: Scorer) -> None:
-    limits = scorer.credit_limits()
+    limits = scorer.credit_limits()["limits"]
     assert limits and len(limits) == len(scorer.portfolio.limits)
     some = [limits[1]["customer_id"], limits[0]["customer_id"]]
-    assert [r["customer_id"] for r in scorer.credit_limits(some)] == some
+    assert [r["customer_id"] for r in scorer.credit_limits(some)["limits"]] == some
     with pytest.raises(ApiError) as caught:
         scorer.credit_limits(["NOBODY"])
     assert caught.value.status == 404
@@ -306,18 +324,24 @@ def test_batcher_scores_concurrent_requests_together(scorer: Scorer, portfolio) 
     assert batcher.batches == 2  # one per scorer, not one per request
 
 
-def test_batcher_hands_a_failure_to_the_requests_of_its_batch(scorer: Scorer) -> None:
+def test_batcher_hands_a_failure_only_to_the_request_that_caused_it(scorer: Scorer) -> None:
+    """Broken requests scored in one batch with good ones: each broken one gets its own
+    exception, every good one its scores, equal to scoring it alone."""
+    customer, currency = _known(scorer)
+    good = [scorer.prepare([_invoice(customer, currency, invoice_id=f"G{i}")])
+            for i in range(7)]
+    broken = [{"invoice_id": "broken"}]
+    requests = [good[0], broken, *good[1:4], broken, broken, *good[4:]]
     batcher = ScoreBatcher()
 
     async def run() -> list:
-        return await asyncio.gather(batcher.score(scorer, [{"invoice_id": "broken"}]),
+        return await asyncio.gather(*(batcher.score(scorer, rows) for rows in requests),
                                     return_exceptions=True)
 
-    (outcome,) = asyncio.run(run())
-    assert isinstance(outcome, KeyError)
-    customer, currency = _known(scorer)
-    rows = scorer.prepare([_invoice(customer, currency)])
-    assert asyncio.run(batcher.score(scorer, rows))[0]["invoice_id"] == "NEW1"
+    outcomes = asyncio.run(run())
+    assert [isinstance(o, KeyError) for o in outcomes] == [rows is broken for rows in requests]
+    scored = [o for o in outcomes if not isinstance(o, BaseException)]
+    assert scored == [scorer.score_rows(rows) for rows in good]
 
 
 def test_scores_without_reasons(scorer: Scorer) -> None:
