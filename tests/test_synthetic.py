@@ -417,14 +417,12 @@ def test_failed_swap_restores_the_existing_ledger(tmp_path: Path, ledger: dict[s
     out = tmp_path / "out"
     write_ledger({"fx_rates": ledger["fx_rates"]}, out)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
-    real_replace = synthetic.os.replace
+    from ledger import atomic
 
-    def failing_replace(source: Path, target: Path) -> None:
-        if Path(source).name.endswith(".writing"):
-            raise OSError("rename failed")
-        real_replace(source, target)
+    def failing_exchange(first: Path, second: Path) -> None:
+        raise OSError("rename failed")
 
-    monkeypatch.setattr(synthetic.os, "replace", failing_replace)
+    monkeypatch.setattr(atomic, "exchange", failing_exchange)
     with pytest.raises(OSError, match="rename failed"):
         write_ledger(ledger, out)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
