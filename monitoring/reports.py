@@ -37,6 +37,9 @@ class DriftFigures:
     """Per feature: `method`, `value` (the test's statistic), `threshold`, `drifted`."""
     score: dict = field(default_factory=dict)
     """The same for the score column (prediction drift)."""
+    not_compared: dict[str, str] = field(default_factory=dict)
+    """Features left out of the tests, each with why: no values in a window (a feature that
+    is never known, e.g. utilization when every credit limit is 0 or unknown)."""
 
     @property
     def drifted(self) -> list[str]:
@@ -73,15 +76,24 @@ def drift_report(
     reference: pd.DataFrame, current: pd.DataFrame, *, numeric: list[str],
     categorical: list[str],
 ) -> tuple[Snapshot, DriftFigures]:
-    """Evidently `DataDriftPreset` over the features and `ValueDrift` of the score."""
+    """Evidently `DataDriftPreset` over the features and `ValueDrift` of the score.
+
+    A feature with no values in either window cannot be tested (Evidently refuses it): it is
+    left out and listed in `DriftFigures.not_compared`.
+    """
+    plain = {name: _plain(f, [*numeric, SCORE], categorical, [])
+             for name, f in (("reference", reference), ("current", current))}
+    not_compared = _without_values(plain, [*numeric, *categorical])
+    numeric = [c for c in numeric if c not in not_compared]
+    categorical = [c for c in categorical if c not in not_compared]
     definition = DataDefinition(numerical_columns=[*numeric, SCORE],
                                 categorical_columns=list(categorical))
     features = [*numeric, *categorical]
-    datasets = [Dataset.from_pandas(_plain(f, [*numeric, SCORE], categorical, []),
-                                    data_definition=definition) for f in (current, reference)]
+    datasets = [Dataset.from_pandas(plain[name][[*features, SCORE]], data_definition=definition)
+                for name in ("current", "reference")]
     snapshot = Report([DataDriftPreset(columns=features), ValueDrift(column=SCORE)]).run(
         datasets[0], datasets[1])
-    figures = DriftFigures()
+    figures = DriftFigures(not_compared=not_compared)
     for metric in snapshot.dict()["metrics"]:
         config = metric["config"]
         if not config.get("type", "").endswith("ValueDrift"):
@@ -94,6 +106,13 @@ def drift_report(
         else:
             figures.tests[config["column"]] = test
     return snapshot, figures
+
+
+def _without_values(frames: dict[str, pd.DataFrame], columns: list[str]) -> dict[str, str]:
+    """Columns with no value in some of the named frames, each with the frames it lacks."""
+    empty = {c: [name for name, f in frames.items() if f[c].isna().all()] for c in columns}
+    return {c: f"no values in the {' and '.join(names)} window{'s' if len(names) > 1 else ''}"
+            for c, names in empty.items() if names}
 
 
 def quality_report(reference: pd.DataFrame, current: pd.DataFrame) -> Snapshot:

@@ -127,6 +127,7 @@ def monitor(
         "feature_drift": {
             "drifted_share": _number(drift.drifted_share), "drifted": drift.drifted,
             "features": len(drift.tests), "sample_rows": config.sample_rows,
+            "not_compared": drift.not_compared,
             "tests": {c: _clean(t) for c, t in drift.tests.items()},
             "psi": {c: _number(v) for c, v in feature_psi.items()},
         },
