@@ -15,7 +15,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from ledger.atomic import atomic_file
 from ledger.summary import summarize
 from o2c import decisions, monitor, serve
-from o2c.common import LedgerOption, fail, load, load_settings_or_fail, parse_date
+from o2c.common import LedgerOption, fail, load, load_settings_or_fail, os_error, parse_date
 from o2c.display import (
     console,
     err_console,
@@ -68,8 +68,8 @@ def generate(
         tables = generate_ledger(config)
         try:
             write_ledger(tables, out)
-        except FileExistsError as exc:
-            fail(str(exc))
+        except OSError as exc:
+            fail(f"cannot write the ledger to {out}: {os_error(exc)}")
     counts = ", ".join(f"{len(t):,} {name}" for name, t in tables.items()
                        if not name.startswith("truth_"))
     console.print(f"Wrote {out}: {counts} (ground truth in truth_*.parquet)", highlight=False)

@@ -51,3 +51,10 @@ def fail(message: str) -> NoReturn:
     """Print an error to stderr and exit 1."""
     err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(code=1)
+
+
+def os_error(exc: OSError) -> str:
+    """An OS error as a person reads it: what went wrong and the path, without the errno."""
+    if exc.strerror and exc.filename:
+        return f"{exc.strerror}: {exc.filename}"
+    return exc.strerror or str(exc)

@@ -35,6 +35,12 @@ TRUTH_SCHEMAS: dict[str, pa.Schema] = {
 }
 """Schemas of the truth tables (not part of the ledger contract)."""
 
+EARLIEST_START = datetime.date(1900, 1, 1)
+"""The earliest start_date: customers' accounts open up to ten years before it."""
+LATEST_END = datetime.date(2200, 1, 1)
+"""The latest end of a generated ledger (start_date + months): dates stay well inside what
+pandas and DuckDB timestamps hold."""
+
 LEDGER_TABLES: tuple[str, ...] = tuple(TABLES)
 TABLE_NAMES: tuple[str, ...] = LEDGER_TABLES + tuple(TRUTH_SCHEMAS)
 """Every key `generate_ledger` returns, contract tables first."""
@@ -80,6 +86,12 @@ class SyntheticConfig:
         if not isinstance(self.start_date, datetime.date) or isinstance(
                 self.start_date, datetime.datetime):
             _invalid("start_date", "a datetime.date", self.start_date)
+        end_year, end_month0 = divmod(self.start_date.month - 1 + self.months, 12)
+        end = (self.start_date.year + end_year, end_month0 + 1, self.start_date.day)
+        if self.start_date < EARLIEST_START or end > (LATEST_END.year, LATEST_END.month,
+                                                       LATEST_END.day):
+            _invalid("start_date", f"a date from {EARLIEST_START} such that start_date + "
+                     f"months ends by {LATEST_END}", self.start_date)
         _require_number(self.invoices_per_month, "invoices_per_month", "a number > 0",
                         above=0.0)
         _require_number(self.existing_share, "existing_share", "a number in 0..1",
@@ -91,7 +103,8 @@ class SyntheticConfig:
 
 
 def _invalid(field_name: str, allowed: str, value: object) -> NoReturn:
-    raise ValueError(f"SyntheticConfig.{field_name} must be {allowed}, got {value!r}")
+    shown = value.isoformat() if isinstance(value, datetime.date) else repr(value)
+    raise ValueError(f"SyntheticConfig.{field_name} must be {allowed}, got {shown}")
 
 
 def _require_int(value: object, field_name: str, allowed: str, *, minimum: int,
