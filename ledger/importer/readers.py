@@ -6,6 +6,7 @@ each problem can name where it is.
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,26 +80,29 @@ def read_file(path: Path, options: ReadOptions) -> Export:
 
 
 def _read_csv(path: Path, options: ReadOptions) -> tuple[pd.DataFrame, int]:
+    """Every field as text; a record with another number of fields than the header, or a
+    file that is not text in the mapping's encoding, is refused naming the row."""
     try:
-        frame = pd.read_csv(path, sep=options.delimiter, dtype=str, keep_default_na=False,
-                            encoding=options.encoding, skip_blank_lines=False)
-    except pd.errors.EmptyDataError:
-        return pd.DataFrame(), 2
-    except pd.errors.ParserError as exc:
+        with path.open(newline="", encoding=options.encoding) as handle:
+            records = list(csv.reader(handle, delimiter=options.delimiter, strict=True))
+    except csv.Error as exc:
         raise _failed(path.name, f"cannot be read as CSV separated by "
                       f"{options.delimiter!r}: {exc}") from None
     except UnicodeDecodeError as exc:
         raise _failed(path.name, f"is not {options.encoding} text ({exc.reason} at byte "
                       f"{exc.start}); set encoding in the mapping") from None
-    short = frame.isna().any(axis=1).to_numpy()
-    if short.any():
-        rows = (np.flatnonzero(short) + 2).tolist()
-        raise ImportFailed([ImportProblem(path.name, r, "*", None,
-                                          f"has fewer fields than the header "
-                                          f"({len(frame.columns)}, separated by "
-                                          f"{options.delimiter!r})") for r in rows],
-                           source=str(path))
-    return frame, 2
+    while records and not any(field.strip() for field in records[-1]):
+        records.pop()
+    if not records:
+        return pd.DataFrame(), 2
+    header, body = [c.strip() for c in records[0]], records[1:]
+    wrong = [ImportProblem(path.name, row, "*", None,
+                           f"has {len(record)} fields, the header {len(header)} (separated by "
+                           f"{options.delimiter!r})")
+             for row, record in enumerate(body, start=2) if len(record) != len(header)]
+    if wrong:
+        raise ImportFailed(wrong, source=str(path))
+    return pd.DataFrame(body, columns=header, dtype=object), 2
 
 
 def _read_xlsx(path: Path, options: ReadOptions) -> tuple[pd.DataFrame, int]:
@@ -134,14 +138,10 @@ def _read_parquet(path: Path, options: ReadOptions) -> tuple[pd.DataFrame, int]:
 
 
 def _check_header(name: str, columns: pd.Index) -> None:
-    blank = [i + 1 for i, c in enumerate(columns) if not str(c).strip()
-             or str(c).startswith("Unnamed: ")]
+    blank = [i + 1 for i, c in enumerate(columns) if not str(c).strip()]
     if blank:
         raise _failed(name, f"header has empty column names (columns {blank})")
-    duplicated = sorted({str(c) for c in columns if list(columns).count(c) > 1}
-                        | {str(c).rsplit(".", 1)[0] for c in columns
-                           if str(c).rsplit(".", 1)[-1].isdigit()
-                           and str(c).rsplit(".", 1)[0] in columns})
+    duplicated = sorted({str(c) for c in columns if list(columns).count(c) > 1})
     if duplicated:
         raise _failed(name, f"header repeats column names {duplicated}")
 

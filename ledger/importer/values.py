@@ -120,10 +120,13 @@ def _number(value: object, fmt: ValueFormat) -> float | None:
 def parse_integers(raw: pd.Series, fmt: ValueFormat) -> Parsed:
     """Whole numbers (12 or 12.0)."""
     numbers = parse_numbers(raw, fmt)
-    whole = numbers.values.map(lambda v: v if v is None else (int(v) if v.is_integer() else v))
-    bad = numbers.bad | whole.map(lambda v: isinstance(v, float)).to_numpy(dtype=bool)
-    values = whole.where(~pd.Series(bad, index=raw.index), None)
-    return Parsed(values, bad, "a whole number")
+    bad = numbers.bad.copy()
+    out: list[int | None] = []
+    for i, value in enumerate(numbers.values):
+        whole = value is not None and float(value).is_integer()
+        bad[i] |= value is not None and not whole
+        out.append(int(value) if whole else None)
+    return Parsed(pd.Series(out, index=raw.index, dtype=object), bad, "a whole number")
 
 
 def parse_booleans(raw: pd.Series, fmt: ValueFormat) -> Parsed:
