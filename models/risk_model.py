@@ -2,7 +2,7 @@
 
 A `RiskModel` turns a feature frame into calibrated probabilities and per-feature
 contributions. It is saved as a folder of plain files (`booster.txt`, LightGBM's own text
-format, and `model.json`), which MLflow logs as the artifacts of a pyfunc model.
+format, and `model.json`), which MLflow logs as the data of a pyfunc model.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 import lightgbm as lgb
 import numpy as np
@@ -77,6 +77,9 @@ class RiskModel:
     categories: dict[str, list[str]] = field(default_factory=dict)
     calibration: Calibration = field(default_factory=Calibration)
     metadata: dict[str, object] = field(default_factory=dict)
+
+    FILES: ClassVar[tuple[str, ...]] = (BOOSTER_FILE, META_FILE)
+    """The files `save` writes and `load` reads."""
 
     def design_matrix(self, frame: pd.DataFrame) -> pd.DataFrame:
         """The model's input columns in order; categoricals with the training categories."""

@@ -11,7 +11,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from models.risk_model import RiskModel
-from training.tracking import CHAMPION, HEADLINE, Tracking
+from training.tracking import CHAMPION, HEADLINE, Tracking, load_risk_model
 
 
 @dataclass(frozen=True)
@@ -34,12 +34,12 @@ def champion_version(client: MlflowClient, name: str, tracking: Tracking) -> Mod
 
 
 def load_champion(name: str, tracking: Tracking) -> Champion:
-    """Load `models:/<name>@champion`; a clear error when there is none yet."""
+    """Load the version of `name` aliased `champion`, reading its data only (nothing in the
+    artifact store runs or is written); LookupError when there is none or it is unreadable."""
     mlflow.set_tracking_uri(tracking.tracking_uri)
     version = champion_version(MlflowClient(), name, tracking)
-    loaded = mlflow.pyfunc.load_model(f"models:/{name}@{CHAMPION}")
     return Champion(name, str(version.version), version.run_id,
-                    loaded.unwrap_python_model().model)
+                    load_risk_model(name, str(version.version)))
 
 
 def describe_champion(name: str, tracking: Tracking) -> dict:

@@ -1,34 +1,42 @@
-"""MLflow: where runs go, what identifies the data, and the champion/challenger registry rule."""
+"""MLflow: where runs go, what identifies the data, how models are stored and read (data only,
+never code), and the champion/challenger registry rule."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import subprocess
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+import lightgbm as lgb
 import mlflow
 import numpy as np
 import pandas as pd
 from mlflow import MlflowClient
+from mlflow.environment_variables import MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR
 from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
-import models.mlflow_model
 from ledger.loader import Ledger
 from ledger.schema import TABLES
-from models.pyfunc import ARTIFACT_KEY
+from models.pyfunc import DATA_FOLDER, LOADER_MODULE
 from models.risk_model import RiskModel
 from training.evaluation import binary_metrics
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
 
-ChampionScorer = Callable[[str], tuple[float, float]]
-"""Scores a registered model URI on the new model's validation examples: (AUC, Brier)."""
+ChampionScorer = Callable[[RiskModel], tuple[float, float]]
+"""Scores a model on the new model's validation examples: (AUC, Brier)."""
+
+STORED_DATA = (f"data/{DATA_FOLDER}", f"artifacts/{DATA_FOLDER}")
+"""Where a logged model keeps its data folder: `data/` (logged with `loader_module`), or
+`artifacts/` in versions logged earlier as models from code (only their data is read)."""
 
 
 @dataclass(frozen=True)
@@ -100,7 +108,7 @@ def register_and_promote(
 ) -> Promotion:
     """Register the logged model as `challenger`; make it `champion` if it beats the champion.
 
-    `score_champion(model_uri) -> (auc, brier)` re-scores the current champion on the same
+    `score_champion(model) -> (auc, brier)` re-scores the current champion on the same
     validation examples as the new model, so the two are compared on one window.
     """
     client = MlflowClient()
@@ -114,8 +122,8 @@ def register_and_promote(
         client.set_registered_model_alias(model_name, CHAMPION, version)
         return Promotion(version, True, "no champion yet")
     try:
-        champ_auc, champ_brier = score_champion(f"models:/{model_name}@{CHAMPION}")
-    except (MlflowException, ValueError, KeyError) as exc:
+        champ_auc, champ_brier = score_champion(load_risk_model(model_name, str(champion.version)))
+    except (MlflowException, LookupError, ValueError) as exc:
         return Promotion(version, False, f"champion v{champion.version} could not be scored on "
                          f"this validation window ({exc}); kept it", champion.version)
     better = auc > champ_auc and brier < champ_brier
@@ -127,25 +135,71 @@ def register_and_promote(
     return Promotion(version, better, reason, champion.version, champ_auc, champ_brier)
 
 
-def pyfunc_scorer(frame: pd.DataFrame, labels: np.ndarray) -> ChampionScorer:
-    """A `score_champion` that loads a registered pyfunc and scores `frame` against `labels`."""
+def model_scorer(frame: pd.DataFrame, labels: np.ndarray) -> ChampionScorer:
+    """A `score_champion` that scores `frame` against `labels`."""
 
-    def score(model_uri: str) -> tuple[float, float]:
-        probabilities = np.asarray(mlflow.pyfunc.load_model(model_uri).predict(frame))
-        metrics = binary_metrics(labels, probabilities)
+    def score(model: RiskModel) -> tuple[float, float]:
+        metrics = binary_metrics(labels, model.predict_proba(frame))
         return metrics["auc"], metrics["brier"]
 
     return score
 
 
+def load_risk_model(model_name: str, version: str) -> RiskModel:
+    """Read a registered model version's data into a `RiskModel` of the installed package.
+
+    Only `booster.txt` and `model.json` are read, copied to a temporary folder first: nothing
+    in the artifact store runs and nothing is written there, so a read-only store works.
+    Raises LookupError naming the version and the location when its data cannot be read.
+    """
+    root = MlflowClient().get_model_version_download_uri(model_name, version).rstrip("/")
+    where = f"version {version} of model {model_name!r} ({root})"
+    try:
+        for folder in STORED_DATA:
+            present = {Path(f.path).name
+                       for f in mlflow.artifacts.list_artifacts(f"{root}/{folder}")}
+            if present:
+                break
+        else:
+            raise LookupError(f"{where} holds no model data ({' or '.join(STORED_DATA)})")
+        missing = [name for name in RiskModel.FILES if name not in present]
+        if missing:
+            raise LookupError(f"{where} lacks {', '.join(missing)} in {folder}")
+        with tempfile.TemporaryDirectory() as local, _no_progress_bar():
+            for name in RiskModel.FILES:
+                mlflow.artifacts.download_artifacts(f"{root}/{folder}/{name}", dst_path=local)
+            return RiskModel.load(local)
+    except (MlflowException, OSError, ValueError, KeyError, TypeError,
+            lgb.basic.LightGBMError) as exc:
+        raise LookupError(f"{where}: cannot read its model data: {exc}") from exc
+
+
+@contextmanager
+def _no_progress_bar() -> Iterator[None]:
+    """MLflow's download progress bar off for a moment (it would print at every model load)."""
+    name = MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name
+    before = os.environ.get(name)
+    os.environ[name] = "false"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
+
+
 def log_risk_model(model: RiskModel, examples: pd.DataFrame) -> mlflow.models.model.ModelInfo:
-    """Log `model` in the active run as a pyfunc named `model`, with signature and example."""
+    """Log `model` in the active run as a pyfunc named `model`, with signature and example.
+
+    The model is stored as data only (`data/risk_model/`: LightGBM's text model and JSON); its
+    MLmodel names the installed `models.pyfunc` as the loader, so no code goes into the store.
+    """
     example = pyfunc_input(examples.head(5)[model.features])
     with tempfile.TemporaryDirectory() as folder:
-        saved = model.save(Path(folder) / "risk_model")
+        saved = model.save(Path(folder) / DATA_FOLDER)
         return mlflow.pyfunc.log_model(
-            name="model", python_model=models.mlflow_model.__file__,
-            artifacts={ARTIFACT_KEY: str(saved)},
+            name="model", loader_module=LOADER_MODULE, data_path=str(saved),
             signature=infer_signature(example, model.predict_proba(example)),
             input_example=example,
         )
@@ -247,7 +301,7 @@ def publish_model(
     logged = log_risk_model(model, examples)
     promotion = register_and_promote(
         model_name, logged.model_uri, auc=metrics["auc"], brier=metrics["brier"],
-        score_champion=pyfunc_scorer(pyfunc_input(examples), labels), run_id=run_id)
+        score_champion=model_scorer(examples, labels), run_id=run_id)
     mlflow.set_tags({"model_version": promotion.version, "promoted": str(promotion.promoted),
                      "promotion_reason": promotion.reason})
     return promotion
