@@ -106,3 +106,27 @@ def write_frames(frames: dict[str, pd.DataFrame], folder: Path, fmt: str = "parq
 def tiny_frames() -> dict[str, pd.DataFrame]:
     """A fresh copy of the tiny valid ledger, safe to modify."""
     return tiny_ledger_frames()
+
+
+API_AS_OF = "2026-03-01"
+"""The date of the snapshot `api_workdir` holds."""
+
+
+@pytest.fixture(scope="session")
+def api_workdir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A generated ledger and a working folder with the three champions trained on it and a
+    snapshot as of API_AS_OF (trained once per session for the API tests): (ledger, work)."""
+    from typer.testing import CliRunner
+
+    from ledger.synthetic import SyntheticConfig, generate_ledger, write_ledger
+    from o2c.cli import app
+
+    root = tmp_path_factory.mktemp("api")
+    ledger = root / "ledger"
+    write_ledger(generate_ledger(SyntheticConfig(customers=300, months=30, seed=8)), ledger)
+    env = {"O2C_WORKDIR": str(root / "work")}
+    for args in (["train", "--ledger", str(ledger), "--valid-from", "2025-12-01"],
+                 ["score", "--ledger", str(ledger), "--as-of", API_AS_OF]):
+        result = CliRunner().invoke(app, args, env=env)
+        assert result.exit_code == 0, result.output
+    return ledger, root / "work"

@@ -18,11 +18,11 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-from ledger.synthetic import SyntheticConfig, generate_ledger, write_ledger
 from o2c.cli import app
 from serving.local import running_server
+from tests.conftest import API_AS_OF
 
-AS_OF = "2026-03-01"
+AS_OF = API_AS_OF
 KEYS = {"collector-key-0001": "collector", "manager-key-0001": "credit_manager",
         "admin-key-0001": "admin"}
 WRONG_KEY = "not-a-real-key-0001"
@@ -41,17 +41,10 @@ class Server:
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A ledger and a working folder with the three champions and a snapshot as of AS_OF."""
-    root = tmp_path_factory.mktemp("api")
-    ledger = root / "ledger"
-    write_ledger(generate_ledger(SyntheticConfig(customers=300, months=30, seed=8)), ledger)
-    env = {"O2C_WORKDIR": str(root / "work")}
-    for args in (["train", "--ledger", str(ledger), "--valid-from", "2025-12-01"],
-                 ["score", "--ledger", str(ledger), "--as-of", AS_OF]):
-        result = runner.invoke(app, args, env=env)
-        assert result.exit_code == 0, result.output
-    return ledger, root / "work"
+def workdir(api_workdir: tuple[Path, Path]) -> tuple[Path, Path]:
+    """A ledger and a working folder with the three champions and a snapshot as of AS_OF
+    (`api_workdir` of conftest.py, shared with the other API tests)."""
+    return api_workdir
 
 
 @pytest.fixture(scope="module")
