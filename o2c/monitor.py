@@ -17,6 +17,9 @@ LATEST_FILE = Path("monitoring") / "latest.json"
 """Where, under the workdir, the latest summary goes (served at GET /monitoring)."""
 
 VERDICT_STYLE = {"ok": "bold green", "warn": "bold yellow", "alert": "bold red"}
+VERDICT_EXIT_CODES = {"ok": 0, "warn": 3, "alert": 4}
+"""Exit code of `o2c monitor` for each verdict, so that a scheduler can tell them apart from
+each other and from an error (1) or a wrong command line (2)."""
 
 
 def _window(name: str, start: str | None, end: str | None, option: str):  # noqa: ANN202
@@ -58,7 +61,9 @@ def monitor(
     = False,
 ) -> None:
     """Feature drift, score drift and quality on matured outcomes of the late-payment champion:
-    a verdict (ok, warn, alert) with its reasons, Evidently reports and an MLflow run."""
+    a verdict (ok, warn, alert) with its reasons, Evidently reports and an MLflow run.
+
+    Exits 0 on ok, 3 on warn, 4 on alert (1 on an error, 2 on a wrong command line)."""
     from monitoring.run import monitor as run_monitor
     from training.tracking import Tracking
 
@@ -82,6 +87,7 @@ def monitor(
     show_monitoring(summary)
     if json_output:
         print(json.dumps(summary, sort_keys=True))
+    raise typer.Exit(code=VERDICT_EXIT_CODES[summary["verdict"]])
 
 
 def show_monitoring(summary: dict) -> None:

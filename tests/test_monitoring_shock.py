@@ -133,9 +133,9 @@ def test_cli_writes_reports_summary_and_latest_and_repeats(monitored: Monitored)
             "--out", str(out), "--json"]
     env = {**_cli_env(monitored.root), "O2C_MONITORING__SAMPLE_ROWS": "2000"}
     result = CliRunner().invoke(app, args, env=env)
-    assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["verdict"] in ("ok", "warn")
+    assert result.exit_code == {"ok": 0, "warn": 3}[summary["verdict"]], result.output
     assert "Verdict:" in result.stdout and "data_drift.html" in result.stdout
     assert sorted(p.name for p in out.iterdir()) == ["data_drift.html", "model_quality.html",
                                                      "summary.json"]
@@ -150,8 +150,21 @@ def test_cli_writes_reports_summary_and_latest_and_repeats(monitored: Monitored)
             == {k: v for k, v in monitored.stable.items() if k not in moving})
     # Run again into the same folder: replaced as a whole.
     again = CliRunner().invoke(app, args, env=env)
-    assert again.exit_code == 0, again.output
+    assert again.exit_code == result.exit_code, again.output
     assert json.loads(again.stdout.strip().splitlines()[-1])["verdict"] == summary["verdict"]
+
+
+@pytest.mark.parametrize("monitored", [1], indirect=True, ids=["seed1"])
+def test_cli_exits_4_on_alert_so_a_scheduler_can_tell(monitored: Monitored) -> None:
+    args = ["monitor", "--ledger", str(monitored.ledger_path),
+            "--reference-from", str(REFERENCE.start), "--reference-to", str(REFERENCE.end),
+            "--current-from", str(SHOCKED.start), "--current-to", str(SHOCKED.end),
+            "--out", str(monitored.root / "cli-alert")]
+    env = {**_cli_env(monitored.root), "O2C_MONITORING__SAMPLE_ROWS": "2000"}
+    result = CliRunner().invoke(app, args, env=env)
+    assert "Verdict: alert" in result.stdout, result.output
+    assert result.exit_code == 4
+    assert "Traceback" not in result.output
 
 
 @pytest.mark.parametrize("monitored", [1], indirect=True, ids=["seed1"])
