@@ -144,17 +144,22 @@ def test_mlflow_holds_the_run_plots_and_champion(
 
 
 def test_registered_pyfunc_predicts_the_models_probabilities(
-    first_run: TrainingResult, ledger: Ledger, tracking: Tracking
+    first_run: TrainingResult, ledger: Ledger, tracking: Tracking, tmp_path: Path
 ) -> None:
+    """MLflow's own pyfunc loader (into a local copy) and the project's loader agree."""
+    from serving.champions import load_champion
     from training.tracking import pyfunc_input
 
     tracking.activate()
     examples = build_examples(ledger, valid_from=VALID_FROM, grace_days=0,
                               snapshot_every_days=28, snapshot_max_dates=1)
     rows = examples.valid.frame.head(20)
-    loaded = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@champion")
-    np.testing.assert_allclose(loaded.predict(pyfunc_input(rows)),
-                               first_run.model.predict_proba(rows))
+    loaded = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}@champion", dst_path=str(tmp_path))
+    expected = first_run.model.predict_proba(rows)
+    np.testing.assert_allclose(loaded.predict(pyfunc_input(rows)), expected)
+    np.testing.assert_allclose(loaded.get_raw_model().predict_proba(rows), expected)
+    np.testing.assert_allclose(load_champion(MODEL_NAME, tracking).model.predict_proba(rows),
+                               expected)
 
 
 def test_retraining_registers_a_challenger_promoted_only_if_better(
