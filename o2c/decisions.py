@@ -11,9 +11,9 @@ from typing import Annotated
 import typer
 
 from ledger import Ledger
-from ledger.atomic import atomic_file
 from o2c.common import LedgerOption, fail, load, load_settings_or_fail, parse_date
-from o2c.display import console, show_backtest, show_limits, show_worklist
+from o2c.display import console, err_console, show_backtest, show_limits, show_worklist
+from o2c.export import write_rows
 from o2c.settings import Settings
 
 AsOfOption = Annotated[str, typer.Option(help="The date decisions are made on, YYYY-MM-DD "
@@ -25,33 +25,79 @@ backtest_app = typer.Typer(help="Judge the worklist and the limits on what happe
 
 
 def portfolio_for(ledger_path: Path, as_of: dt.date, settings: Settings):  # noqa: ANN201
-    """The portfolio snapshot of `o2c score` for this date, computed when none was written."""
-    from serving.portfolio import read_portfolio
+    """The snapshot `o2c score` wrote for this date if it was made from this ledger, these
+    settings and the current champions, else the portfolio computed afresh (not saved); says
+    which on stderr."""
+    from serving.portfolio import read_portfolio, snapshot_differences, snapshot_inputs
 
-    folder = settings.snapshots_dir / as_of.isoformat()
-    if (folder / "manifest.json").exists():
-        return read_portfolio(folder)
-    return compute_portfolio(ledger_path, as_of, settings)
+    ledger = load(ledger_path)
+    try:
+        folder = settings.snapshots_dir / as_of.isoformat()
+        if not (folder / "manifest.json").exists():
+            note(f"no snapshot for {as_of} in {settings.snapshots_dir}: computing it "
+                 "(`o2c score` saves it)")
+            return compute_portfolio(ledger, as_of, settings)
+        inputs = snapshot_inputs(ledger, settings.worklist, settings.limits)
+        differences = snapshot_differences(folder, inputs, champion_versions(settings))
+        if not differences:
+            try:
+                portfolio = read_portfolio(folder)
+            except (OSError, ValueError) as exc:
+                differences = [f"unreadable: {exc}"]
+            else:
+                note(f"using the snapshot {folder} (same ledger, settings and champions)")
+                return portfolio
+        note(f"not using the snapshot {folder}: {'; '.join(differences)}. Computing the "
+             f"portfolio as of {as_of} (`o2c score` saves it)")
+        return compute_portfolio(ledger, as_of, settings)
+    finally:
+        ledger.close()
+
+
+def _tracking(settings: Settings):  # noqa: ANN202
+    from training.tracking import Tracking
+
+    return Tracking(settings.tracking_uri, settings.experiment, settings.artifact_location)
+
+
+def _model_names() -> dict[str, str]:
+    """Registered model name of each champion `score_portfolio` takes, by its argument."""
+    from training.collections import COLLECTIONS_MODEL_NAME
+    from training.delinquency import SERIOUS_MODEL_NAME
+    from training.pipeline import MODEL_NAME
+
+    return {"late_payment": MODEL_NAME, "collections": COLLECTIONS_MODEL_NAME,
+            "serious": SERIOUS_MODEL_NAME}
+
+
+def champion_versions(settings: Settings) -> dict[str, str]:
+    """Model name -> version of the current champions, without loading them; exit 1 naming
+    a model that has none."""
+    from mlflow import MlflowClient
+
+    from serving.champions import champion_version
+
+    tracking = _tracking(settings)
+    client = MlflowClient(tracking.tracking_uri)
+    try:
+        return {name: str(champion_version(client, name, tracking).version)
+                for name in _model_names().values()}
+    except LookupError as exc:
+        fail(str(exc))
 
 
 def compute_portfolio(  # noqa: ANN201
-    ledger_path: Path, as_of: dt.date, settings: Settings, snapshots: Path | None = None,
+    ledger: Ledger, as_of: dt.date, settings: Settings, snapshots: Path | None = None,
 ):
     """Load the champions and score the ledger as of `as_of`; the last review's grades come
     from the latest snapshot before it in `snapshots` (default `<workdir>/snapshots`)."""
     from serving.champions import load_champion
     from serving.portfolio import previous_grades, score_portfolio
-    from training.collections import COLLECTIONS_MODEL_NAME
-    from training.delinquency import SERIOUS_MODEL_NAME
-    from training.pipeline import MODEL_NAME
-    from training.tracking import Tracking
 
-    tracking = Tracking(settings.tracking_uri, settings.experiment, settings.artifact_location)
-    ledger = load(ledger_path)
+    tracking = _tracking(settings)
     try:
-        champions = {key: load_champion(name, tracking) for key, name in
-                     (("late_payment", MODEL_NAME), ("collections", COLLECTIONS_MODEL_NAME),
-                      ("serious", SERIOUS_MODEL_NAME))}
+        champions = {key: load_champion(name, tracking)
+                     for key, name in _model_names().items()}
     except LookupError as exc:
         fail(str(exc))
     with console.status(f"Scoring the portfolio as of {as_of}..."):
@@ -59,6 +105,11 @@ def compute_portfolio(  # noqa: ANN201
         return score_portfolio(ledger, as_of, worklist_config=settings.worklist,
                                limits_config=settings.limits, previous_grades=last_review,
                                **champions)
+
+
+def note(message: str) -> None:
+    """One line about what a command does, on stderr (stdout keeps tables and JSON)."""
+    err_console.print(message, markup=False, highlight=False, soft_wrap=True)
 
 
 def score(
@@ -74,8 +125,15 @@ def score(
     settings = load_settings_or_fail()
     day = parse_date(as_of, "--as-of")
     root = out or settings.snapshots_dir
-    portfolio = compute_portfolio(ledger, day, settings, root)
-    folder = write_portfolio(portfolio, root)
+    loaded = load(ledger)
+    try:
+        portfolio = compute_portfolio(loaded, day, settings, root)
+    finally:
+        loaded.close()
+    try:
+        folder = write_portfolio(portfolio, root)
+    except OSError as exc:
+        fail(f"could not write the snapshot into {root}: {exc}")
     console.print(f"Wrote {folder}: {len(portfolio.invoice_scores):,} open invoices scored, "
                   f"{len(portfolio.worklist):,} customers on the worklist, "
                   f"{len(portfolio.limits):,} credit limits; models "
@@ -98,7 +156,7 @@ def worklist(
     rows = portfolio_for(ledger, parse_date(as_of, "--as-of"), settings).worklist
     if top is not None:
         rows = rows.head(top)
-    _write(rows, out)
+    write_rows(rows, out)
     show_worklist(rows.head(20))
     if json_output:
         print(json.dumps({"worklist": records(rows)}, sort_keys=True))
@@ -116,7 +174,7 @@ def limits(
 
     settings = load_settings_or_fail()
     rows = portfolio_for(ledger, parse_date(as_of, "--as-of"), settings).limits
-    _write(rows, out)
+    write_rows(rows, out)
     show_limits(rows)
     if json_output:
         print(json.dumps({"limits": records(rows)}, sort_keys=True))
@@ -163,21 +221,3 @@ def _backtest(
     show_backtest(title, figures)
     if json_output:
         print(json.dumps(figures, sort_keys=True, default=str))
-
-
-def _write(rows, out: Path | None) -> None:  # noqa: ANN001
-    """Write rows to .csv or .parquet atomically (lists become JSON text in CSV)."""
-    if out is None:
-        return
-    if out.suffix not in (".csv", ".parquet"):
-        raise typer.BadParameter("expected a .csv or .parquet file", param_hint="--out")
-    with atomic_file(out) as temporary:
-        if out.suffix == ".parquet":
-            rows.to_parquet(temporary, index=False)
-        else:
-            flat = rows.copy()
-            for column in flat.columns:
-                if flat[column].map(lambda v: isinstance(v, list | tuple) or hasattr(v, "tolist")
-                                    ).any():
-                    flat[column] = flat[column].map(lambda v: json.dumps(list(v)))
-            flat.to_csv(temporary, index=False)

@@ -9,6 +9,7 @@ versions), atomically; the service reads the latest.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import logging
 from dataclasses import dataclass, field
@@ -26,10 +27,17 @@ from models.reasons import reason_codes
 from models.worklist import WorklistConfig, build_worklist
 from serving.champions import Champion
 from serving.history import customer_history, fx_rates
+from training.tracking import ledger_fingerprint
 
 FRAMES = ("invoice_scores", "worklist", "limits", "customers")
 RISK_BANDS = ((0.2, "low"), (0.5, "medium"), (1.01, "high"))
 """Upper bounds of p_late for each risk band."""
+INPUT_CHANGES = {
+    "ledger_sha256": "made from another ledger, or the ledger changed since",
+    "worklist_settings_sha256": "made with other [worklist] settings",
+    "limits_settings_sha256": "made with other [limits] settings",
+}
+"""What a snapshot input that differs means (keys of `snapshot_inputs`)."""
 
 logger = logging.getLogger(__name__)
 
@@ -49,13 +57,52 @@ class Portfolio:
     rates: dict[str, float] = field(default_factory=dict)
     """Reporting-currency rate of each currency of the ledger (for customers without
     history in the snapshot)."""
+    inputs: dict[str, str] = field(default_factory=dict)
+    """What it was computed from besides the models (`snapshot_inputs`)."""
 
     @property
     def manifest(self) -> dict:
-        """What the snapshot is: its date, the models behind it and its sizes."""
+        """What the snapshot is: its date, the models and inputs behind it and its sizes."""
         return {"as_of": self.as_of.isoformat(), "models": self.models, "rates": self.rates,
+                "inputs": self.inputs,
                 "rows": {name: len(getattr(self, name)) for name in FRAMES},
                 "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
+
+
+def snapshot_inputs(
+    ledger: Ledger, worklist_config: WorklistConfig, limits_config: LimitsConfig
+) -> dict[str, str]:
+    """SHA-256 of the ledger's content (`ledger_fingerprint`) and of each settings section a
+    snapshot depends on."""
+    def digest(config: WorklistConfig | LimitsConfig) -> str:
+        text = json.dumps(config.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    return {"ledger_sha256": ledger_fingerprint(ledger)["ledger_sha256"],
+            "worklist_settings_sha256": digest(worklist_config),
+            "limits_settings_sha256": digest(limits_config)}
+
+
+def snapshot_differences(
+    folder: Path, inputs: dict[str, str], models: dict[str, str]
+) -> list[str]:
+    """Why the snapshot in `folder` differs from what scoring with these `inputs`
+    (`snapshot_inputs`) and champion `models` (name -> version) would give now; empty if not."""
+    try:
+        manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        return [f"its manifest.json is unreadable ({type(exc).__name__}: {exc})"]
+    stored = manifest.get("inputs")
+    if stored:
+        reasons = [text for key, text in INPUT_CHANGES.items() if stored.get(key) != inputs[key]]
+    else:
+        reasons = ["written without a record of its ledger and settings (by an older version)"]
+    used = manifest.get("models", {})
+    changed = [f"{name} v{used.get(name, '?')} (now v{version})"
+               for name, version in sorted(models.items()) if used.get(name) != version]
+    if changed:
+        reasons.append("made with other champions: " + ", ".join(changed))
+    return reasons
 
 
 def risk_band(p: np.ndarray) -> np.ndarray:
@@ -102,11 +149,12 @@ def score_portfolio(
                               previous_grades=previous_grades)
     return Portfolio(as_of, invoice_scores, worklist, limits, customers,
                      {c.name: c.version for c in (late_payment, collections, serious)},
-                     fx_rates(ledger))
+                     fx_rates(ledger), snapshot_inputs(ledger, worklist_config, limits_config))
 
 
 def write_portfolio(portfolio: Portfolio, root: str | Path) -> Path:
-    """Write the snapshot to `root/<as_of>/`, replacing an older one of that date atomically."""
+    """Write the snapshot to `root/<as_of>/`, replacing an older one of that date atomically
+    (a crash leaves the old or the new one; a concurrent writer waits: `atomic_directory`)."""
     target = Path(root) / portfolio.as_of.isoformat()
     with atomic_directory(target) as staging:
         for name in FRAMES:
@@ -173,4 +221,5 @@ def read_portfolio(folder: str | Path) -> Portfolio:
     manifest = json.loads((folder / "manifest.json").read_text())
     frames = {name: pd.read_parquet(folder / f"{name}.parquet") for name in FRAMES}
     return Portfolio(dt.date.fromisoformat(manifest["as_of"]), models=manifest["models"],
-                     rates=manifest.get("rates", {}), **frames)
+                     rates=manifest.get("rates", {}), inputs=manifest.get("inputs", {}),
+                     **frames)

@@ -7,18 +7,21 @@ kills itself (`os._exit`) at a chosen step, so no clean-up code runs.
 
 from __future__ import annotations
 
+import json
 import os
 import select
+import shutil
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from ledger import atomic
 from ledger.atomic import atomic_directory
+from tests.conftest import API_AS_OF
 
 WAITING = "waiting for another process writing into"
 
@@ -167,14 +170,6 @@ def _wait_for_line(stream, text: str) -> str:  # noqa: ANN001
             return line
 
 
-@pytest.fixture
-def held_lock(tmp_path: Path) -> Iterator[Path]:
-    """Another writer busy in `tmp_path` (it holds the writers' lock until the test lets go)."""
-    with atomic_directory(tmp_path / "other") as staging:
-        (staging / "x.txt").write_text("other")
-        yield tmp_path
-
-
 def test_a_second_writer_waits_for_the_first_then_writes_whole(tmp_path: Path) -> None:
     target = tmp_path / "out"
     script = ("import sys; from pathlib import Path; from tests.test_snapshot_files import "
@@ -191,3 +186,103 @@ def test_a_second_writer_waits_for_the_first_then_writes_whole(tmp_path: Path) -
     assert second.wait(timeout=300) == 0, second.stderr.read()
     assert _contents(target) == {"a.txt": "second", "b.txt": "second"}
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+# Through the CLI, with the champions of the session's API working folder (`api_workdir`);
+# each test has a working folder of its own for snapshots.
+
+def _env(work: Path, api_work: Path) -> dict[str, str]:
+    return {"O2C_WORKDIR": str(work), "COLUMNS": "200",
+            "O2C_MLFLOW_TRACKING_URI": f"sqlite:///{(api_work / 'mlflow.db').resolve()}"}
+
+
+def _invoke(args: list[str], env: dict[str, str]):  # noqa: ANN202
+    from typer.testing import CliRunner
+
+    from o2c.cli import app
+
+    return CliRunner().invoke(app, args, env=env)
+
+
+@pytest.mark.slow
+def test_two_score_runs_for_one_date_both_end_cleanly(
+    api_workdir: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Both runs wait while another writer holds the snapshots folder, then write in turn."""
+    from serving.portfolio import read_portfolio
+
+    ledger, api_work = api_workdir
+    work = tmp_path / "work"
+    snapshots = work / "snapshots"
+    command = [str(Path(sys.executable).parent / "o2c"), "score", "--ledger", str(ledger),
+               "--as-of", API_AS_OF]
+    env = {**os.environ, **_env(work, api_work)}
+    with atomic_directory(snapshots / "other") as staging:
+        (staging / "x.txt").write_text("held")
+        runs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        for run in runs:
+            _wait_for_line(run.stderr, f"{WAITING} {snapshots}")
+    for run in runs:
+        out, err = run.communicate(timeout=600)
+        assert run.returncode == 0, err
+        assert "Traceback" not in err and f"Wrote {snapshots / API_AS_OF}" in out
+    portfolio = read_portfolio(snapshots / API_AS_OF)
+    assert portfolio.as_of.isoformat() == API_AS_OF and len(portfolio.worklist) > 0
+    assert sorted(p.name for p in snapshots.iterdir()) == [API_AS_OF, "other"]
+
+
+def test_worklist_with_a_missing_ledger_exits_1_naming_it(tmp_path: Path) -> None:
+    """Even with a snapshot stored for the date, a ledger that is not there is an error."""
+    work = tmp_path / "work"
+    stored = work / "snapshots" / API_AS_OF
+    stored.mkdir(parents=True)
+    (stored / "manifest.json").write_text(json.dumps({"as_of": API_AS_OF, "models": {}}))
+    missing = tmp_path / "no-such-ledger"
+    for command in ("worklist", "limits"):
+        result = _invoke([command, "--ledger", str(missing), "--as-of", API_AS_OF],
+                         {"O2C_WORKDIR": str(work)})
+        assert result.exit_code == 1, result.output
+        assert f"no ledger at {missing}" in result.output
+        assert "Traceback" not in result.output
+
+
+@pytest.mark.slow
+def test_a_stored_snapshot_is_used_only_for_the_same_ledger_and_settings(
+    api_workdir: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from serving.portfolio import read_portfolio
+
+    ledger, api_work = api_workdir
+    work = tmp_path / "work"
+    shutil.copytree(api_work / "snapshots" / API_AS_OF, work / "snapshots" / API_AS_OF)
+    stored = read_portfolio(work / "snapshots" / API_AS_OF).worklist
+    env = _env(work, api_work)
+    args = ["--as-of", API_AS_OF, "--json"]
+
+    same = _invoke(["worklist", "--ledger", str(ledger), *args], env)
+    assert same.exit_code == 0, same.output
+    assert f"using the snapshot {work / 'snapshots' / API_AS_OF}" in same.stderr
+    rows = json.loads(same.stdout.strip().splitlines()[-1])["worklist"]
+    assert [r["customer_id"] for r in rows] == stored["customer_id"].tolist()
+
+    # The same ledger with the payments of the last 30 days before the date undone.
+    changed = tmp_path / "changed-ledger"
+    shutil.copytree(ledger, changed)
+    payments = pd.read_parquet(changed / "payments.parquet")
+    dates = pd.to_datetime(payments["payment_date"])
+    recent = (dates < pd.Timestamp(API_AS_OF)) & (dates >= pd.Timestamp(API_AS_OF)
+                                                   - pd.Timedelta(days=30))
+    assert recent.any()
+    payments[~recent].to_parquet(changed / "payments.parquet", index=False)
+    other = _invoke(["worklist", "--ledger", str(changed), *args], env)
+    assert other.exit_code == 0, other.output
+    assert "made from another ledger" in other.stderr and "Computing" in other.stderr
+    rows = json.loads(other.stdout.strip().splitlines()[-1])["worklist"]
+    assert sum(r["open_amount"] for r in rows) > stored["open_amount"].sum()
+
+    reweighted = _invoke(["limits", "--ledger", str(ledger), *args],
+                         {**env, "O2C_WORKLIST__AGE_WEIGHT": "0"})
+    assert reweighted.exit_code == 0, reweighted.output
+    assert "made with other [worklist] settings" in reweighted.stderr
+    assert "another ledger" not in reweighted.stderr
