@@ -3,22 +3,19 @@ checking that the snapshot holds everything the endpoints read."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pydantic import BaseModel, ValidationError
 
 from serving.champions import describe_champion, load_champion
 from serving.config import DATE_MAX, DATE_MIN, ApiConfig
 from serving.history import check_history_columns, customer_specs, history_measures
-from serving.portfolio import (
-    latest_portfolio_dir,
-    manifest_date,
-    read_portfolio,
-    require_parts,
-)
+from serving.portfolio import latest_portfolio_dir, read_portfolio, require_parts
 from serving.scoring import Scorer
 from training.collections import COLLECTIONS_MODEL_NAME
 from training.delinquency import SERIOUS_MODEL_NAME
@@ -66,6 +63,32 @@ NOT_NULL = {"invoice_scores": ("invoice_id", "customer_id", "p_late"),
 """Columns without which a row cannot be answered."""
 
 
+class Manifest(BaseModel):
+    """What the service reads of a snapshot's `manifest.json`."""
+
+    as_of: dt.date
+    models: dict[str, str]
+    rates: dict[str, float] = {}
+
+
+def check_manifest(folder: Path) -> Manifest:
+    """The snapshot's manifest; ValueError naming each bad field, or a date outside
+    [DATE_MIN, DATE_MAX] (every score would be refused or fail)."""
+    path = folder / "manifest.json"
+    try:
+        manifest = Manifest.model_validate_json(path.read_bytes())
+    except ValidationError as exc:
+        fields = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'file'}: {e['msg']}"
+                           for e in exc.errors(include_url=False)[:5])
+        raise ValueError(f"{path} is not a snapshot manifest ({fields}): run `o2c score` "
+                         "again") from None
+    if not DATE_MIN <= manifest.as_of <= DATE_MAX:
+        raise ValueError(f"snapshot {folder} is dated {manifest.as_of}, outside the dates the "
+                         f"API scores ({DATE_MIN} to {DATE_MAX}): run `o2c score` with another "
+                         "--as-of")
+    return manifest
+
+
 def snapshot_columns() -> dict[str, dict[str, str]]:
     """Column -> kind of every snapshot file the endpoints read: what `/score_invoices`,
     `/worklist`, `/credit_limits` and `/customer` take from each row (the customer history
@@ -79,14 +102,10 @@ def snapshot_columns() -> dict[str, dict[str, str]]:
 def check_snapshot(folder: Path) -> None:
     """Fail early and clearly on a snapshot the service cannot serve (FileNotFoundError or
     ValueError naming the file, the column and what was expected), reading only its manifest
-    and file schemas: every part there, its date in [DATE_MIN, DATE_MAX], every column the
-    endpoints read present with a usable type."""
+    and file schemas: every part there, a manifest dated in [DATE_MIN, DATE_MAX], every
+    column the endpoints read present with a usable type."""
     require_parts(folder)
-    as_of = manifest_date(folder)
-    if not DATE_MIN <= as_of <= DATE_MAX:
-        raise ValueError(f"snapshot {folder} is dated {as_of}, outside the dates the API "
-                         f"scores ({DATE_MIN} to {DATE_MAX}): run `o2c score` with another "
-                         "--as-of")
+    check_manifest(folder)
     problems = []
     for name, columns in snapshot_columns().items():
         schema = pq.read_schema(folder / f"{name}.parquet")

@@ -26,6 +26,7 @@ from serving.guard import field_name
 from serving.local import running_server
 from serving.portfolio import latest_portfolio_dir
 from serving.schemas import ScoreRequest
+from serving.state import check_manifest
 from tests.conftest import API_AS_OF
 
 KEYS = {"hardening-admin-key-1": "admin"}
@@ -89,6 +90,24 @@ def test_latest_snapshot_is_chosen_by_the_date_in_its_manifest(tmp_path: Path) -
     (tmp_path / "broken").mkdir()
     (tmp_path / "broken" / "manifest.json").write_text("{not json")
     assert latest_portfolio_dir(tmp_path) == tmp_path / "a-later-one"
+
+
+@pytest.mark.parametrize(("manifest", "named"), [
+    ({"as_of": "3000-01-01", "models": {}}, "3000-01-01"),
+    ({"as_of": "1899-12-31", "models": {}}, "1899-12-31"),
+    ({"as_of": "2026-13-01", "models": {}}, "as_of"),
+    ({"as_of": "2026-03-01"}, "models"),
+    ("{not json", "Invalid JSON"),
+])
+def test_a_manifest_the_service_cannot_serve_is_named(tmp_path: Path, manifest: object,
+                                                      named: str) -> None:
+    text = manifest if isinstance(manifest, str) else json.dumps(manifest)
+    (tmp_path / "manifest.json").write_text(text)
+    with pytest.raises(ValueError, match=named) as caught:
+        check_manifest(tmp_path)
+    assert "o2c score" in str(caught.value)
+    (tmp_path / "manifest.json").write_text(json.dumps({"as_of": "2099-12-31", "models": {}}))
+    assert check_manifest(tmp_path).as_of == DATE_MAX
 
 
 # ---------------------------------------------------------------- a live server

@@ -26,6 +26,7 @@ AS_OF = API_AS_OF
 KEYS = {"collector-key-0001": "collector", "manager-key-0001": "credit_manager",
         "admin-key-0001": "admin"}
 WRONG_KEY = "not-a-real-key-0001"
+pytestmark = pytest.mark.slow  # the models are trained once (about a minute), then served
 BY_ROLE = {role: {"Authorization": f"Bearer {key}"} for key, role in KEYS.items()}
 ADMIN = BY_ROLE["admin"]
 runner = CliRunner()
