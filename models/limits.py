@@ -1,7 +1,11 @@
 """The credit-limit policy: a limit that follows the customer's need, scaled by risk.
 
-All amounts are in the reporting currency (`credit_limit_base`, `invoiced_amount_base_365d`
-of `build_customer_features`), so customers in different currencies are comparable.
+The policy works in each customer's own currency, which is what an ERP holds: need, cap,
+rounding and the change per review are in it (converted from the reporting-currency
+features `credit_limit_base`, `invoiced_amount_base_365d` of `build_customer_features` by the
+customer's `rate`, 1 without one); the output gives every limit in both currencies
+(`current_limit`, `recommended_limit`, `change` in the reporting currency, comparable across
+customers; `current_limit_local`, `recommended_limit_local` in `currency`).
 
 Per customer, with p its probability of serious delinquency (90+ days past due within 12
 months):
@@ -36,12 +40,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 GRADES: tuple[str, ...] = ("A", "B", "C", "D", "E")
 OUTPUT_COLUMNS: tuple[str, ...] = (
     "customer_id", "current_limit", "recommended_limit", "change", "change_pct", "utilization",
-    "grade", "probability", "reasons", "review_flag", "review_reasons",
+    "grade", "probability", "reasons", "review_flag", "review_reasons", "currency",
+    "current_limit_local", "recommended_limit_local",
 )
 
 
 class LimitsConfig(BaseModel):
-    """Settings of the credit-limit policy (amounts in the reporting currency)."""
+    """Settings of the credit-limit policy (`rounding_unit` in each customer's currency,
+    `loss_budget_amount` in the reporting currency)."""
 
     model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
 
@@ -155,19 +161,21 @@ def recommend_limits(
         raise ValueError(f"{len(reasons)} reason entries for {len(customers)} customers")
     current = customers["credit_limit_base"].to_numpy(dtype=float)
     unknown = np.isnan(current)
+    rate, local = _local(customers, current)
     already = _already_serious(customers)
     model_probability, probability = probability, np.where(already, 1.0, probability)
     grades = grade_of(probability, config)
-    need = need_of(customers, config)
+    need = need_of(customers, config) / rate
     scale = np.asarray(config.grade_scale)[np.searchsorted(
         np.asarray(config.grade_thresholds), probability, side="right")]
-    cap = loss_cap(probability, need, config)
+    cap = loss_cap(probability, need * rate, config) / rate
     target = np.minimum(need * scale, cap)
     unit = config.rounding_unit
     rounded = np.floor(target / unit) * unit
-    low, high = change_bounds(current, config)
+    low, high = change_bounds(local, config)
     no_sales = need <= 0
-    recommended = np.where(no_sales & ~unknown, current, np.clip(rounded, low, high))
+    recommended_local = np.where(no_sales & ~unknown, local, np.clip(rounded, low, high))
+    recommended = recommended_local * rate
     change = recommended - current
     with np.errstate(divide="ignore", invalid="ignore"):
         change_pct = np.where(current > 0, change / current, np.nan)
@@ -176,7 +184,8 @@ def recommend_limits(
         "customer_id": customers["customer_id"].astype(str).to_numpy(),
         "current_limit": current, "recommended_limit": recommended, "change": change,
         "change_pct": change_pct, "utilization": utilization, "grade": grades,
-        "probability": model_probability,
+        "probability": model_probability, "currency": _currency(customers),
+        "current_limit_local": local, "recommended_limit_local": recommended_local,
     })
     previous = _previous(previous_grades, out["customer_id"])
     notes = [_policy_notes(i, out, need, target, cap, rounded, low, high, no_sales, config)
@@ -187,14 +196,32 @@ def recommend_limits(
         notes[i].append("current limit unknown: recommended from need and risk alone")
     out["reasons"] = [note + _model_reasons(reasons[i] if reasons else None)
                       for i, note in enumerate(notes)]
-    review = [_review_reasons(out.iloc[i], previous[i], no_sales[i], cap[i], config)
-              for i in range(len(out))]
+    review = [_review_reasons(out.iloc[i], previous[i], no_sales[i],
+                              recommended_local[i] > cap[i], config) for i in range(len(out))]
     for i in np.flatnonzero(already):
         review[i].insert(0, "invoices more than 90 days past due")
     out["review_flag"] = [bool(r) for r in review]
     out["review_reasons"] = review
     return out.sort_values("customer_id", kind="stable").reset_index(drop=True)[
         list(OUTPUT_COLUMNS)]
+
+
+def _local(customers: pd.DataFrame, current: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each customer's rate to the reporting currency (1 without one) and current limit in its
+    own currency (exact from `credit_limit_c` cents when the frame has them)."""
+    rate = customers["rate"].fillna(1.0).to_numpy(dtype=float) if "rate" in customers \
+        else np.ones(len(customers))
+    if "credit_limit_c" in customers:
+        return rate, customers["credit_limit_c"].to_numpy(dtype=float) / 100.0
+    return rate, current / rate
+
+
+def _currency(customers: pd.DataFrame) -> np.ndarray:
+    """The customer's currency (`customer_currency` of `serving.history`), else None."""
+    for column in ("customer_currency", "currency"):
+        if column in customers:
+            return customers[column].astype(object).to_numpy()
+    return np.full(len(customers), None, dtype=object)
 
 
 def _already_serious(customers: pd.DataFrame) -> np.ndarray:
@@ -228,10 +255,11 @@ def _policy_notes(
             "current limit kept"
         return [*notes, f"no sales in the last 365 days: {kept}"]
     scale = config.grade_scale[GRADES.index(grade)]
-    notes.append(f"need {_money(need[i])} (expected monthly sales over payment terms plus "
+    code = f" {out.at[i, 'currency']}" if isinstance(out.at[i, "currency"], str) else ""
+    notes.append(f"need {_money(need[i])}{code} (expected monthly sales over payment terms plus "
                  f"{config.buffer_days:.0f} days), x{scale:g} for grade {grade}")
     if cap[i] < need[i] * scale:
-        notes.append(f"capped at {_money(cap[i])} by the expected-loss budget")
+        notes.append(f"capped at {_money(cap[i])}{code} by the expected-loss budget")
     if rounded[i] < low[i]:
         notes.append(f"cut limited to {config.max_decrease:.0%} per review")
     elif rounded[i] > high[i]:
@@ -248,7 +276,8 @@ def _model_reasons(reason: dict | None) -> list[str]:
 
 
 def _review_reasons(
-    row: pd.Series, previous: str | None, no_sales: bool, cap: float, config: LimitsConfig
+    row: pd.Series, previous: str | None, no_sales: bool, over_budget: bool,
+    config: LimitsConfig,
 ) -> list[str]:
     """Why a credit manager should look at this customer (empty = no review due)."""
     found = []
@@ -267,6 +296,6 @@ def _review_reasons(
         found.append("no current limit: first limit to set")
     if no_sales and row["grade"] in ("D", "E"):
         found.append(f"no recent sales and grade {row['grade']}")
-    if row["recommended_limit"] > cap and not no_sales:
+    if over_budget and not no_sales:
         found.append("expected loss above budget even after the largest cut per review")
     return found

@@ -117,7 +117,7 @@ def show_limits(rows: pd.DataFrame, *, top: int = 15) -> None:
     table = Table(title=f"Credit limits that changed most ({flagged:,} of {len(rows):,} "
                         "flagged for review)", title_justify="left")
     for column in ("customer", "grade", "p(90+ dpd)", "current", "recommended", "change",
-                   "utilization", "why"):
+                   "utilization", "in its currency", "why"):
         table.add_column(column, overflow="fold",
                          justify="left" if column in ("customer", "grade", "why") else "right")
     for row in changed.itertuples():
@@ -126,8 +126,18 @@ def show_limits(rows: pd.DataFrame, *, top: int = 15) -> None:
             why = f"REVIEW ({'; '.join(row.review_reasons)}). {why}"
         table.add_row(row.customer_id, row.grade, f"{row.probability:.1%}",
                       _amount(row.current_limit), f"{row.recommended_limit:,.0f}",
-                      _amount(row.change, "+"), _amount(row.utilization, ".0%"), why)
+                      _amount(row.change, "+"), _amount(row.utilization, ".0%"),
+                      _local_limits(row), why)
     console.print(table)
+
+
+def _local_limits(row: object) -> str:
+    """Current -> recommended limit in the customer's currency (snapshots since issue 12)."""
+    currency = getattr(row, "currency", None)
+    if not isinstance(currency, str):
+        return ""
+    current = _amount(getattr(row, "current_limit_local", math.nan))
+    return f"{current} -> {getattr(row, 'recommended_limit_local', math.nan):,.0f} {currency}"
 
 
 def _amount(value: float, style: str = ",.0f") -> str:

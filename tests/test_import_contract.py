@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from features import build_customer_features, build_snapshot
 from ledger import ledger_from_frames
@@ -78,3 +79,21 @@ def test_limits_for_an_unknown_current_limit_follow_need_and_risk_alone() -> Non
     assert "current limit unknown: recommended from need and risk alone" in unknown["reasons"]
     assert "current limit unknown: first limit to set" in unknown["review_reasons"]
     assert by_id.loc["unknown_no_sales", "recommended_limit"] == 0.0
+
+
+def test_limits_are_set_in_the_customer_currency_and_shown_in_both() -> None:
+    customers = pd.DataFrame({
+        "customer_id": ["eur", "usd"], "rate": [1.1, 1.0], "customer_currency": ["EUR", "USD"],
+        "credit_limit_c": [1_000_000.0, 1_100_000.0],
+        "credit_limit_base": [11_000.0, 11_000.0], "utilization": [0.5, 0.5],
+        "invoiced_amount_base_365d": [132_000.0, 132_000.0],
+        "payment_terms_days": 30.0, "tenure_days": 1000.0,
+    })
+    out = recommend_limits(customers, np.array([0.002, 0.002]), config=LimitsConfig())
+    eur, usd = out.iloc[0], out.iloc[1]
+    # need 11,000 a month x 90 / 30 = 33,000 USD = 30,000 EUR; x1.25 for grade A, then +50% cap
+    assert (eur["currency"], eur["current_limit_local"]) == ("EUR", 10_000.0)
+    assert eur["recommended_limit_local"] == 15_000.0  # rounded to 500 EUR, not 500 USD
+    assert eur["recommended_limit"] == pytest.approx(16_500.0)
+    assert usd["recommended_limit_local"] == usd["recommended_limit"] == 16_500.0
+    assert any("EUR" in note for note in eur["reasons"])
