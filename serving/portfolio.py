@@ -12,6 +12,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -159,7 +160,8 @@ def write_portfolio(portfolio: Portfolio, root: str | Path) -> Path:
     with atomic_directory(target) as staging:
         for name in FRAMES:
             getattr(portfolio, name).to_parquet(staging / f"{name}.parquet", index=False)
-        (staging / "manifest.json").write_text(json.dumps(portfolio.manifest, indent=2))
+        manifest = {**portfolio.manifest, "write_id": uuid.uuid4().hex}  # tells writes apart
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     return target
 
 
@@ -215,11 +217,17 @@ def require_parts(folder: Path) -> None:
 
 
 def read_portfolio(folder: str | Path) -> Portfolio:
-    """Read a snapshot written by `write_portfolio`; a clear error when a part is missing."""
+    """Read a snapshot written by `write_portfolio`; a clear error when a part is missing.
+    Read again when it was replaced while being read (its manifest changed meanwhile)."""
     folder = Path(folder)
-    require_parts(folder)
-    manifest = json.loads((folder / "manifest.json").read_text())
-    frames = {name: pd.read_parquet(folder / f"{name}.parquet") for name in FRAMES}
+    manifest_file = folder / "manifest.json"
+    for _ in range(3):
+        require_parts(folder)
+        text = manifest_file.read_text(encoding="utf-8")
+        frames = {name: pd.read_parquet(folder / f"{name}.parquet") for name in FRAMES}
+        if manifest_file.read_text(encoding="utf-8") == text:
+            break
+    manifest = json.loads(text)
     return Portfolio(dt.date.fromisoformat(manifest["as_of"]), models=manifest["models"],
                      rates=manifest.get("rates", {}), inputs=manifest.get("inputs", {}),
                      **frames)

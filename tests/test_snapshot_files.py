@@ -188,6 +188,39 @@ def test_a_second_writer_waits_for_the_first_then_writes_whole(tmp_path: Path) -
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
 
 
+def _portfolio(customer: str):  # noqa: ANN202
+    import datetime as dt
+
+    from serving.portfolio import Portfolio
+
+    frame = pd.DataFrame({"customer_id": [customer]})
+    return Portfolio(dt.date(2025, 12, 1), frame, frame, frame, frame, {"m": customer},
+                     inputs={"ledger_sha256": customer})
+
+
+def test_a_snapshot_replaced_while_being_read_is_read_again_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from serving import portfolio as module
+
+    folder = module.write_portfolio(_portfolio("old"), tmp_path)
+    real_read = pd.read_parquet
+    reads: list[str] = []
+
+    def read_then_replace(path: Path, **kwargs: object) -> pd.DataFrame:
+        reads.append(Path(path).name)
+        if len(reads) == 2:  # halfway through the first reading, a new snapshot lands
+            module.write_portfolio(_portfolio("new"), tmp_path)
+        return real_read(path, **kwargs)
+
+    monkeypatch.setattr(module.pd, "read_parquet", read_then_replace)
+    read = module.read_portfolio(folder)
+    assert len(reads) == 2 * len(module.FRAMES)
+    assert read.models == {"m": "new"} and read.inputs == {"ledger_sha256": "new"}
+    assert all(getattr(read, name)["customer_id"].tolist() == ["new"]
+               for name in module.FRAMES)
+
+
 # Through the CLI, with the champions of the session's API working folder (`api_workdir`);
 # each test has a working folder of its own for snapshots.
 
