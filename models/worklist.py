@@ -3,7 +3,8 @@
 Input: a snapshot frame (`features.build_snapshot`, one row per open invoice) with the
 collections model's `p_unpaid_30d` (probability the invoice is still unpaid 30 days later).
 Collectors contact customers, not invoices, so everything is summed per customer, amounts in
-the reporting currency (`open_amount_base`):
+the reporting currency (`open_amount_base`), and also in the customer's own currency
+(`*_local`, from `open_amount`; `customer_currency`), which is what a collector quotes:
 
 - amount at risk = Σ open amount × p_unpaid_30d over the customer's open invoices;
 - priority = (overdue_weight × overdue amount at risk + not_due_weight × not-yet-due amount
@@ -39,7 +40,8 @@ WORKLIST_COLUMNS = (
     "rank", "customer_id", "priority", "open_amount", "overdue_amount", "amount_at_risk",
     "overdue_at_risk", "risk", "currency", "customer_currency", "invoice_count",
     "overdue_invoice_count", "oldest_days_past_due", "broken_promise", "reasons", "action",
-    "held", "held_reason", "invoices",
+    "held", "held_reason", "invoices", "open_amount_local", "overdue_amount_local",
+    "amount_at_risk_local",
 )
 HELD_DISPUTE = "all overdue invoices are in open dispute"
 HELD_PROMISE = "a promise to pay covering the overdue invoices is not yet due"
@@ -135,6 +137,8 @@ def _invoice_frame(scored: pd.DataFrame, reasons: list[dict] | None) -> pd.DataF
         "invoice_id": scored["invoice_id"].astype(str).to_numpy(),
         "currency": scored["currency"].astype(str).to_numpy(),
         "amount": amount, "p": p, "at_risk": amount * p,
+        "local": scored["open_amount"].to_numpy(dtype=float) if "open_amount" in scored
+        else amount,
         "dpd": scored["days_past_due"].to_numpy(dtype=float),
         "disputed": scored["has_open_dispute"].to_numpy(dtype=bool),
         "promised": scored["has_active_promise"].to_numpy(dtype=bool),
@@ -143,6 +147,7 @@ def _invoice_frame(scored: pd.DataFrame, reasons: list[dict] | None) -> pd.DataF
         else [[] for _ in range(len(scored))],
     })
     frame["overdue"] = frame["dpd"] > 0
+    frame["local_at_risk"] = frame["local"] * frame["p"]
     return frame.sort_values(["customer_id", "at_risk", "invoice_id"],
                              ascending=[True, False, True], kind="stable")
 
@@ -158,6 +163,8 @@ def _customer_frame(invoices: pd.DataFrame, config: WorklistConfig) -> pd.DataFr
     frame = pd.DataFrame({
         "open_amount": groups["amount"].sum(),
         "amount_at_risk": groups["at_risk"].sum(),
+        "open_amount_local": groups["local"].sum(),
+        "amount_at_risk_local": groups["local_at_risk"].sum(),
         "max_p": groups["p"].max(),
         "invoice_count": groups.size(),
         "broken_promise": groups["broken"].any(),
@@ -166,6 +173,7 @@ def _customer_frame(invoices: pd.DataFrame, config: WorklistConfig) -> pd.DataFr
         "top_reasons": groups["model_reasons"].agg(lambda r: r.iloc[0]),
     })
     frame["overdue_amount"] = overdue_groups["amount"].sum()
+    frame["overdue_amount_local"] = overdue_groups["local"].sum()
     frame["overdue_at_risk"] = overdue_groups["at_risk"].sum()
     frame["overdue_invoice_count"] = overdue_groups.size()
     frame["oldest_days_past_due"] = overdue_groups["dpd"].max()
@@ -174,9 +182,9 @@ def _customer_frame(invoices: pd.DataFrame, config: WorklistConfig) -> pd.DataFr
     frame["overdue_covered"] = (over["disputed"] | over["promised"]).groupby(
         over["customer_id"]).sum()
     frame["broken_overdue"] = overdue_groups["broken"].any()
-    fill = {c: 0 for c in ("overdue_amount", "overdue_at_risk", "overdue_invoice_count",
-                           "oldest_days_past_due", "overdue_disputed", "overdue_promised",
-                           "overdue_covered")}
+    fill = {c: 0 for c in ("overdue_amount", "overdue_amount_local", "overdue_at_risk",
+                           "overdue_invoice_count", "oldest_days_past_due", "overdue_disputed",
+                           "overdue_promised", "overdue_covered")}
     frame = frame.fillna(fill)
     frame["broken_overdue"] = frame["broken_overdue"].astype("boolean").fillna(False).astype(bool)
     frame["risk"] = np.where(frame["open_amount"] > 0,

@@ -96,7 +96,8 @@ def show_feature_catalog(rows: list[dict[str, str]]) -> None:
 def show_worklist(rows: pd.DataFrame) -> None:
     """The top of the worklist as a table."""
     table = Table(title=f"Collections worklist (top {len(rows)})", title_justify="left")
-    for column in ("rank", "customer", "action", "at risk", "overdue", "oldest dpd", "why"):
+    for column in ("rank", "customer", "action", "at risk", "overdue", "in its currency",
+                   "oldest dpd", "why"):
         table.add_column(column, overflow="fold",
                          justify="right" if column in ("rank", "at risk", "overdue",
                                                        "oldest dpd") else "left")
@@ -105,7 +106,8 @@ def show_worklist(rows: pd.DataFrame) -> None:
         if row.held:
             why = f"held: {row.held_reason}. {why}"
         table.add_row(str(row.rank), row.customer_id, row.action, f"{row.amount_at_risk:,.0f}",
-                      f"{row.overdue_amount:,.0f}", f"{row.oldest_days_past_due:.0f}", why)
+                      f"{row.overdue_amount:,.0f}", _local_overdue(row),
+                      f"{row.oldest_days_past_due:.0f}", why)
     console.print(table)
 
 
@@ -129,6 +131,15 @@ def show_limits(rows: pd.DataFrame, *, top: int = 15) -> None:
                       _amount(row.change, "+"), _amount(row.utilization, ".0%"),
                       _local_limits(row), why)
     console.print(table)
+
+
+def _local_overdue(row: object) -> str:
+    """The overdue amount in the customer's currency (snapshots since issue 12)."""
+    currency = getattr(row, "customer_currency", None)
+    local = getattr(row, "overdue_amount_local", None)
+    if not isinstance(currency, str) or local is None:
+        return ""
+    return f"{local:,.0f} {currency}"
 
 
 def _local_limits(row: object) -> str:

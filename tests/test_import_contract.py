@@ -12,6 +12,7 @@ import pytest
 from features import build_customer_features, build_snapshot
 from ledger import ledger_from_frames
 from models.limits import LimitsConfig, recommend_limits
+from models.worklist import WorklistConfig, build_worklist
 
 
 def _frames(credit_limit: list[float | None]) -> dict[str, pd.DataFrame]:
@@ -97,3 +98,17 @@ def test_limits_are_set_in_the_customer_currency_and_shown_in_both() -> None:
     assert eur["recommended_limit"] == pytest.approx(16_500.0)
     assert usd["recommended_limit_local"] == usd["recommended_limit"] == 16_500.0
     assert any("EUR" in note for note in eur["reasons"])
+
+
+def test_the_worklist_gives_amounts_in_the_customer_currency_too() -> None:
+    scored = pd.DataFrame({
+        "customer_id": ["K1", "K1"], "invoice_id": ["I1", "I2"], "currency": "EUR",
+        "open_amount": [1000.0, 500.0], "open_amount_base": [1100.0, 550.0],
+        "days_past_due": [10.0, -5.0], "has_open_dispute": False, "has_active_promise": False,
+        "has_broken_promise": False, "p_unpaid_30d": [0.5, 0.2],
+    })
+    row = build_worklist(scored, config=WorklistConfig(reporting_currency="USD")).iloc[0]
+    assert (row["currency"], row["overdue_amount"]) == ("USD", pytest.approx(1100.0))
+    assert (row["customer_currency"], row["overdue_amount_local"]) == ("EUR", 1000.0)
+    assert row["open_amount_local"] == 1500.0
+    assert row["amount_at_risk_local"] == pytest.approx(600.0)
