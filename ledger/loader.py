@@ -68,7 +68,7 @@ def load_ledger(path: str | Path, *, validate: bool = True) -> Ledger:
     except LedgerValidationError:
         con.close()
         raise
-    return _typed_ledger(con, str(path), sources, validate=validate)
+    return _typed_ledger(con, str(path), sources, validate=validate, require_rows=True)
 
 
 def ledger_from_frames(frames: Mapping[str, pd.DataFrame], *, validate: bool = True) -> Ledger:
@@ -80,18 +80,22 @@ def ledger_from_frames(frames: Mapping[str, pd.DataFrame], *, validate: bool = T
     for name, frame in frames.items():
         con.register(f"_frame_{name}", frame)
         con.execute(f'CREATE VIEW "raw_{name}" AS SELECT * FROM "_frame_{name}"')
-    return _typed_ledger(con, "<frames>", {name: "<frame>" for name in frames}, validate=validate)
+    return _typed_ledger(con, "<frames>", {name: "<frame>" for name in frames}, validate=validate,
+                         require_rows=False)
 
 
 def _typed_ledger(
-    con: duckdb.DuckDBPyConnection, source: str, sources: Mapping[str, str], *, validate: bool
+    con: duckdb.DuckDBPyConnection, source: str, sources: Mapping[str, str], *, validate: bool,
+    require_rows: bool,
 ) -> Ledger:
     """Type the raw views, then check them; close the connection and raise on any issue.
 
     Business rules run even when some values do not parse (those values are NULL in the typed
-    tables, so no rule fires on them), but not when a table or column is missing.
+    tables, so no rule fires on them), but not when a table or column is missing. With
+    `require_rows` (a ledger read from files), a required table without rows is an issue.
     """
-    ledger, structural, unparseable = _type_tables(con, source, sources)
+    ledger, structural, unparseable = _type_tables(con, source, sources,
+                                                   require_rows=require_rows)
     for name, file in sources.items():
         if file.endswith(".csv"):
             con.execute(f'DROP TABLE "raw_{name}"')
@@ -180,7 +184,8 @@ def _register_database(con: duckdb.DuckDBPyConnection, path: Path) -> dict[str, 
 
 
 def _type_tables(
-    con: duckdb.DuckDBPyConnection, source: str, sources: Mapping[str, str]
+    con: duckdb.DuckDBPyConnection, source: str, sources: Mapping[str, str], *,
+    require_rows: bool,
 ) -> tuple[Ledger, list[LedgerIssue], list[LedgerIssue]]:
     """Create the typed contract tables; return the ledger, structural and content issues."""
     structural: list[LedgerIssue] = []
@@ -211,7 +216,8 @@ def _type_tables(
         content += _repeated_header(con, table)
         content += _parse_issues(con, table, available)
         _create_typed(con, table, available=available, raw=True)
-        if table.required and not con.sql(f'SELECT 1 FROM "{table.name}" LIMIT 1').fetchall():
+        empty = not con.sql(f'SELECT 1 FROM "{table.name}" LIMIT 1').fetchall()
+        if require_rows and table.required and empty:
             content.append(LedgerIssue(table.name, "*", f"{sources[table.name]} has no rows "
                                        "(expected at least one row)"))
     ledger = Ledger(con=con, source=source, present=frozenset(sources), ignored_columns=ignored)
