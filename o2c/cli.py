@@ -13,7 +13,6 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ledger.atomic import atomic_file
-from ledger.summary import summarize
 from o2c import decisions, monitor, serve
 from o2c.common import LedgerOption, fail, load, load_settings_or_fail, os_error, parse_date
 from o2c.display import (
@@ -83,6 +82,8 @@ def validate(
              "dated fact.")] = None,
 ) -> None:
     """Check a ledger against the contract; print its summary, or every problem and exit 1."""
+    from ledger.summary import summarize
+
     as_of_date = parse_date(as_of, "--as-of")
     loaded = load(ledger)
     try:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Annotated, NoReturn
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from ledger import Ledger, LedgerValidationError, load_ledger
 from o2c.display import err_console, show_ledger_errors
-from o2c.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:  # loaded by the commands that use them, so `o2c --help` starts fast
+    from ledger import Ledger
+    from o2c.settings import Settings
 
 LedgerOption = Annotated[
     Path,
@@ -32,6 +34,8 @@ def parse_date(value: str | None, option: str) -> dt.date | None:
 
 def load_settings_or_fail() -> Settings:
     """Settings from o2c.toml and O2C_ variables, or a clear error."""
+    from o2c.settings import SettingsError, load_settings
+
     try:
         return load_settings()
     except SettingsError as exc:
@@ -40,6 +44,8 @@ def load_settings_or_fail() -> Settings:
 
 def load(path: Path) -> Ledger:
     """A validated ledger, or every problem printed and exit 1."""
+    from ledger import LedgerValidationError, load_ledger
+
     try:
         return load_ledger(path)
     except LedgerValidationError as exc:
