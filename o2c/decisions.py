@@ -146,10 +146,12 @@ def worklist(
     as_of: AsOfOption,
     top: Annotated[int | None, typer.Option(min=1, help="Only the first K customers.")] = None,
     out: Annotated[Path | None, typer.Option(
-        help="Write the worklist to this .csv or .parquet file.")] = None,
+        help="Write the worklist to this .csv or .parquet file (CSV text cells that a "
+             "spreadsheet would run as a formula start with ').")] = None,
     json_output: JsonOption = False,
 ) -> None:
-    """The ranked collections worklist: whom to contact, why, and what to do."""
+    """The ranked collections worklist: whom to contact, why, and what to do (from the
+    snapshot of `o2c score` if made from the same ledger, settings and champions)."""
     from serving.scoring import records
 
     settings = load_settings_or_fail()
@@ -166,10 +168,12 @@ def limits(
     ledger: LedgerOption,
     as_of: AsOfOption,
     out: Annotated[Path | None, typer.Option(
-        help="Write the limits to this .csv or .parquet file.")] = None,
+        help="Write the limits to this .csv or .parquet file (CSV text cells that a "
+             "spreadsheet would run as a formula start with ').")] = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Recommended credit limits beside the current ones, with grades, reasons and flags."""
+    """Recommended credit limits beside the current ones, with grades, reasons and flags
+    (from the snapshot of `o2c score` if made from the same ledger, settings and champions)."""
     from serving.scoring import records
 
     settings = load_settings_or_fail()
