@@ -92,8 +92,10 @@ def parse_numbers(raw: pd.Series, fmt: ValueFormat) -> Parsed:
         bad[i] = number is None
         out.append(number)
     expected = f"a number with {fmt.decimal!r} as decimal mark"
-    expected += f" and {fmt.thousands!r} between thousands" if fmt.thousands else \
-        " and no thousands separator (set thousands in the mapping)"
+    if fmt.thousands:
+        expected += f" and {fmt.thousands!r} between thousands"
+    elif any(any(c in str(v) for c in ",. '" if c != fmt.decimal) for v in raw[bad]):
+        expected += " and no thousands separator (set thousands in the mapping)"
     return Parsed(pd.Series(out, index=raw.index, dtype=object), bad, expected)
 
 
