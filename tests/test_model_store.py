@@ -113,6 +113,7 @@ def test_the_store_holds_the_model_as_data_with_signature_and_example(
     inputs = [column["name"] for column in yaml.safe_load(flavor["signature"]["inputs"])]
     assert inputs == trained.model.features
     assert (model_folder / flavor["saved_input_example_info"]["artifact_path"]).is_file()
+    assert "lightgbm==" in (model_folder / "requirements.txt").read_text()
 
 
 def test_a_read_only_store_loads_and_scores_and_nothing_in_it_changes(

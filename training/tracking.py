@@ -10,6 +10,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import ClassVar
 
@@ -33,6 +34,11 @@ CHALLENGER = "challenger"
 
 ChampionScorer = Callable[[RiskModel], tuple[float, float]]
 """Scores a model on the new model's validation examples: (AUC, Brier)."""
+
+MODEL_REQUIREMENTS = [f"{package}=={metadata.version(package)}"
+                      for package in ("mlflow", "lightgbm", "numpy", "pandas")]
+"""What a logged model needs besides this package (which holds its loader): stated rather
+than inferred, which would load the model again in a subprocess."""
 
 STORED_DATA = (f"data/{DATA_FOLDER}", f"artifacts/{DATA_FOLDER}")
 """Where a logged model keeps its data folder: `data/` (logged with `loader_module`), or
@@ -201,7 +207,7 @@ def log_risk_model(model: RiskModel, examples: pd.DataFrame) -> mlflow.models.mo
         return mlflow.pyfunc.log_model(
             name="model", loader_module=LOADER_MODULE, data_path=str(saved),
             signature=infer_signature(example, model.predict_proba(example)),
-            input_example=example,
+            input_example=example, pip_requirements=MODEL_REQUIREMENTS,
         )
 
 
