@@ -6,15 +6,16 @@ import datetime as dt
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from ledger import Ledger
 from o2c.common import LedgerOption, fail, load, load_settings_or_fail, parse_date
 from o2c.display import console, err_console, show_backtest, show_limits, show_worklist
-from o2c.export import write_rows
-from o2c.settings import Settings
+
+if TYPE_CHECKING:  # type hints only: `o2c --help` loads no pandas or DuckDB
+    from ledger import Ledger
+    from o2c.settings import Settings
 
 AsOfOption = Annotated[str, typer.Option(help="The date decisions are made on, YYYY-MM-DD "
                                               "(only facts dated before it are used).")]
@@ -152,6 +153,7 @@ def worklist(
 ) -> None:
     """The ranked collections worklist: whom to contact, why, and what to do (from the
     snapshot of `o2c score` if made from the same ledger, settings and champions)."""
+    from o2c.export import write_rows
     from serving.scoring import records
 
     settings = load_settings_or_fail()
@@ -174,6 +176,7 @@ def limits(
 ) -> None:
     """Recommended credit limits beside the current ones, with grades, reasons and flags
     (from the snapshot of `o2c score` if made from the same ledger, settings and champions)."""
+    from o2c.export import write_rows
     from serving.scoring import records
 
     settings = load_settings_or_fail()

@@ -6,15 +6,15 @@ import math
 import sys
 from typing import TYPE_CHECKING
 
-import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from ledger.issues import LedgerValidationError
-from ledger.summary import LedgerSummary
+if TYPE_CHECKING:  # type hints only: `o2c --help` loads no pandas or DuckDB
+    import pandas as pd
 
-if TYPE_CHECKING:
     from ledger.importer import ImportResult
+    from ledger.issues import LedgerValidationError
+    from ledger.summary import LedgerSummary
 
 WIDTH_WHEN_PIPED = 140
 """Tables are this wide when output goes to a file or pipe (`make demo`, logs), not 80."""
