@@ -7,6 +7,7 @@ WORKDIR ?= work
 DEMO_LEDGER := $(WORKDIR)/demo-ledger
 DEMO_AS_OF := 2026-06-01
 DEMO_VALID_FROM := 2025-12-01
+IBM_SAMPLE := ../shared/data/ibm_ar_sample.csv
 
 .PHONY: install lock demo test bench serve mlflow-ui lint clean
 
@@ -43,6 +44,11 @@ demo: install  ## the whole job on the built-in sample ledger
 	$(BIN)/o2c monitor --ledger $(DEMO_LEDGER) --reference-from 2025-06-01 --reference-to 2025-11-30 --current-from 2026-01-01 --current-to 2026-06-30 --out $(WORKDIR)/demo-monitoring \
 		|| test $$? -eq 4  # exit 4: the verdict is alert, as this demo means to show
 	$(BIN)/python -m o2c.api_tour
+	@if [ -f $(IBM_SAMPLE) ]; then \
+		echo "== a real export: the IBM accounts-receivable sample, imported by examples/ibm/mapping.toml"; \
+		$(BIN)/o2c import --mapping examples/ibm/mapping.toml --out $(WORKDIR)/ibm-ledger && \
+		$(BIN)/o2c validate $(WORKDIR)/ibm-ledger; \
+	else echo "skipped the IBM import: $(IBM_SAMPLE) is not there (shared/ beside the checkout)"; fi
 
 test: install  ## the whole test suite
 	$(BIN)/pytest
