@@ -47,3 +47,26 @@ def current_calibration_plot(matured: pd.DataFrame) -> Figure:
     return calibration_plot(matured["late"].to_numpy(dtype=int),
                             matured["score"].to_numpy(dtype=float),
                             title="Current window, matured invoices: predicted vs observed")
+
+
+def kpi_trend_plot(trend: pd.DataFrame, currency: str) -> Figure:
+    """DSO and best possible DSO (the gap between them is the average days delinquent) above,
+    the collection effectiveness index below, one point per date of `trend`
+    (`features.kpis.kpi_trend`); a figure that is n/a on a date leaves a gap."""
+    fig = Figure(figsize=(8, 6), layout="constrained")
+    FigureCanvasAgg(fig)
+    days, cei = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
+    dates = pd.to_datetime(trend["as_of"])
+    dso = trend["dso"].astype(float)
+    best = trend["best_dso"].astype(float)
+    days.plot(dates, dso, marker="o", color=LATE_COLOUR, label="DSO")
+    days.plot(dates, best, marker="o", color=NEUTRAL_COLOUR, label="best possible DSO")
+    days.fill_between(dates, best, dso, color=LATE_COLOUR, alpha=0.15,
+                      label="average days delinquent")
+    days.set(title=f"Receivables KPIs, last {len(trend)} months ({currency})", ylabel="days")
+    days.legend()
+    cei.plot(dates, trend["cei"].astype(float), marker="o", color=NEUTRAL_COLOUR)
+    cei.set(ylabel="CEI (%)", xlabel="as of")
+    for ax in (days, cei):
+        ax.grid(alpha=0.3)
+    return fig

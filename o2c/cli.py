@@ -13,7 +13,7 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ledger.atomic import atomic_file
-from o2c import decisions, monitor, serve
+from o2c import decisions, kpis, monitor, serve
 from o2c.common import LedgerOption, fail, load, load_settings_or_fail, os_error, parse_date
 from o2c.display import (
     console,
@@ -233,6 +233,7 @@ app.command()(decisions.worklist)
 app.command()(decisions.limits)
 app.add_typer(decisions.backtest_app, name="backtest")
 app.command()(monitor.monitor)
+app.command()(kpis.kpis)
 app.command()(serve.serve)
 
 if __name__ == "__main__":
