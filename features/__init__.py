@@ -11,7 +11,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from features.catalog import FeatureSpec, catalog_rows, feature_catalog
+    from features.catalog import FeatureSpec, catalog_rows, feature_catalog, model_inputs
     from features.pipeline import (
         build_customer_features,
         build_invoice_features,
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
         write_invoice_features,
     )
 
-_CATALOG = ("FeatureSpec", "catalog_rows", "feature_catalog")
+_CATALOG = ("FeatureSpec", "catalog_rows", "feature_catalog", "model_inputs")
 _PIPELINE = ("build_customer_features", "build_invoice_features", "build_snapshot",
              "invoice_feature_batches", "invoice_settlements", "output_columns",
              "write_invoice_features")
@@ -35,6 +35,7 @@ __all__ = [
     "feature_catalog",
     "invoice_feature_batches",
     "invoice_settlements",
+    "model_inputs",
     "output_columns",
     "write_invoice_features",
 ]

@@ -20,17 +20,33 @@ facts dated from T - w to T - 1 inclusive (T - w counts, T itself does not). "al
 history before T; "as of" marks point-in-time state (what is open at T); "static" a customer
 attribute. Ratios with an empty denominator are null (NaN); counts and amounts of a customer
 without history are 0.
+
+Each feature also carries what models need to know about it: its type (`dtype`, and
+`categories` when fixed), whether models may use it (`model_input`: `model_inputs(scope)` is
+the allow-list), the direction of its effect on risk when that is certain (`monotone`), the
+phrase reason codes say it with (`reason`) and how its value is defined for an invoice on its
+issue date (`at_issue`).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from features.events import AGING_LABELS, MEASURES
 
 FeatureKind = Literal["history", "exposure", "activity", "invoice", "customer", "state"]
+FeatureType = Literal["float", "int", "bool", "category"]
+AtIssue = Literal["as of issue date", "zero at issue", "minus the payment terms",
+                  "not available at issue"]
+"""How a feature's value is defined for an invoice on its issue date: computed as of that
+date by the invoice builder; 0 (False) because nothing has happened to the invoice yet;
+issue date - due date; or not computed at issue (the invoice builder does not output it)."""
+
+COLUMN_DTYPES: dict[str, str] = {"float": "float64", "int": "float64", "bool": "bool",
+                                 "category": "string"}
+"""The builders' column dtype of each feature type (whole numbers too use float64 and NaN)."""
 
 WINDOWS: tuple[int | None, ...] = (None, 90, 180, 365)
 """History windows in days; None is all history."""
@@ -52,6 +68,24 @@ KIND_SCOPE: dict[str, tuple[str, ...]] = {
 
 
 @dataclass(frozen=True)
+class Reason:
+    """How a reason code says a feature's value, e.g. "paid {value:.0%} of invoices late".
+
+    Templates are `str.format` strings over `value`, `abs` (its absolute value), `amount`
+    (e^value - 1: the amount a log(1 + amount) feature stands for) and `years` (value / 365).
+    """
+
+    text: str
+    """The phrase for a value (a positive one when `negative` or `zero` are given)."""
+    negative: str | None = None
+    """The phrase for a value below 0, if it reads differently."""
+    zero: str | None = None
+    """The phrase for 0 (False), if it reads differently."""
+    missing: str | None = None
+    """The phrase for a missing value; None: "no <feature name> on record"."""
+
+
+@dataclass(frozen=True)
 class FeatureSpec:
     """One feature: what it means, over which window, and how it is computed."""
 
@@ -66,12 +100,30 @@ class FeatureSpec:
     """DuckDB expression; `{measure}` / `{measure@window}` are event-ledger aggregates."""
     window: int | None = None
     """Window in days for `{measure}` placeholders; None = all history (or point in time)."""
-    dtype: Literal["float64", "string", "bool"] = "float64"
-    """dtype of the output column (float64 features use NaN for missing)."""
+    dtype: FeatureType = "float"
+    """float, int (whole numbers), bool or category (a string)."""
     extra_tables: tuple[str, ...] = ()
     """Ledger tables used besides those of the measures (fx_rates is added by itself)."""
     window_label: str | None = None
     """How the window is shown when `window` alone does not say it (e.g. a trend)."""
+    reason: Reason = field(kw_only=True)
+    """How reason codes say the feature's value."""
+    monotone: Literal[-1, 0, 1] = field(default=0, kw_only=True)
+    """+1 (-1) when more of the feature, all else equal, can never lower (raise) the risk of
+    every model's bad outcome (late, unpaid, seriously delinquent); 0 when not certain. Models
+    are constrained to this direction, so a wrong sign hurts them: 0 unless certain."""
+    at_issue: AtIssue = field(default="as of issue date", kw_only=True)
+    """How the value is defined for an invoice on its issue date."""
+    categories: tuple[str, ...] | None = field(default=None, kw_only=True)
+    """The fixed categories of a category feature; None: an open set, learned in training."""
+    model_input: bool = field(default=True, kw_only=True)
+    """Whether models may use the feature (False: a local-currency amount or a code that
+    stands for nothing the other features do not say)."""
+
+    @property
+    def column_dtype(self) -> str:
+        """dtype of the builders' output column: float64 (NaN for missing), bool or string."""
+        return COLUMN_DTYPES[self.dtype]
 
     @property
     def measures(self) -> list[tuple[str, int | None]]:
@@ -137,29 +189,51 @@ def _span(window: int | None) -> str:
     return "over all history" if window is None else f"in the last {window} days"
 
 
+def _when(window: int | None) -> str:
+    """The window as reason codes say it."""
+    return "in all history" if window is None else f"over the last {window} days"
+
+
 def _history(window: int | None) -> list[FeatureSpec]:
-    s, span = _suffix(window), _span(window)
+    s, span, when = _suffix(window), _span(window), _when(window)
+    none_settled = f"no invoices settled {when}"
     return [
         FeatureSpec(f"settled_count_{s}", f"Invoices settled {span}.", "history",
-                    "{settled_n}", window),
+                    "{settled_n}", window, dtype="int",
+                    reason=Reason(f"{{value:.0f}} invoices settled {when}")),
         FeatureSpec(f"late_share_{s}", f"Share of the invoices settled {span} that were "
                     "settled after their due date.", "history",
-                    "{late_n} / nullif({settled_n}, 0)", window),
+                    "{late_n} / nullif({settled_n}, 0)", window, monotone=1,
+                    reason=Reason(f"paid {{value:.0%}} of invoices late {when}",
+                                  missing=none_settled)),
         FeatureSpec(f"days_late_mean_{s}", f"Mean days late (settlement - due date, negative "
                     f"= early) of the invoices settled {span}.", "history",
-                    "{days_late_sum} / nullif({settled_n}, 0)", window),
+                    "{days_late_sum} / nullif({settled_n}, 0)", window, monotone=1,
+                    reason=Reason(f"paid {{value:.0f}} days late on average {when}",
+                                  negative=f"paid {{abs:.0f}} days early on average {when}",
+                                  missing=none_settled)),
         FeatureSpec(f"days_late_std_{s}", "Standard deviation (population) of days late of "
                     f"the invoices settled {span}.", "history",
                     "sqrt(({settled_n} * {days_late_sq} - {days_late_sum} * {days_late_sum})"
-                    " / nullif({settled_n} * {settled_n}, 0))", window),
+                    " / nullif({settled_n} * {settled_n}, 0))", window,
+                    reason=Reason(f"payment timing varied by {{value:.0f}} days {when}",
+                                  missing=none_settled)),
         FeatureSpec(f"days_late_weighted_{s}", "Amount-weighted mean days late of the "
                     f"invoices settled {span}.", "history",
-                    "{days_late_c} / nullif({settled_c}, 0)", window),
+                    "{days_late_c} / nullif({settled_c}, 0)", window, monotone=1,
+                    reason=Reason(f"paid {{value:.0f}} days late on average by amount {when}",
+                                  negative=f"paid {{abs:.0f}} days early on average by amount "
+                                           f"{when}",
+                                  missing=none_settled)),
     ]
 
 
 def _bucket_text(label: str) -> str:
     return label.replace("_plus", "+").replace("_", "-")
+
+
+def _overdue_words(label: str) -> str:
+    return "more than 90 days" if label == "90_plus" else f"{_bucket_text(label)} days"
 
 
 _STATE_TABLES = ("invoices", "payments", "credit_notes")
@@ -174,125 +248,193 @@ def _catalog() -> list[FeatureSpec]:
         FeatureSpec("late_share_trend", f"Late share in the last {t} days minus late share "
                     "over all history (positive = paying late more often lately).", "history",
                     f"{{late_n@{t}}} / nullif({{settled_n@{t}}}, 0) "
-                    "- {late_n@all} / nullif({settled_n@all}, 0)", window_label=f"{t}d vs all"),
+                    "- {late_n@all} / nullif({settled_n@all}, 0)", window_label=f"{t}d vs all",
+                    reason=Reason(f"late share up {{abs:.0%}} in the last {t} days against all "
+                                  "history",
+                                  negative=f"late share down {{abs:.0%}} in the last {t} days "
+                                           "against all history",
+                                  zero=f"late share unchanged in the last {t} days",
+                                  missing=f"no invoices settled in the last {t} days")),
         FeatureSpec("days_late_trend", f"Mean days late in the last {t} days minus mean days "
                     "late over all history.", "history",
                     f"{{days_late_sum@{t}}} / nullif({{settled_n@{t}}}, 0) "
                     "- {days_late_sum@all} / nullif({settled_n@all}, 0)",
-                    window_label=f"{t}d vs all"),
+                    window_label=f"{t}d vs all",
+                    reason=Reason(f"paying {{abs:.0f}} days later in the last {t} days than in "
+                                  "all history",
+                                  negative=f"paying {{abs:.0f}} days sooner in the last {t} "
+                                           "days than in all history",
+                                  zero=f"paying as usual in the last {t} days",
+                                  missing=f"no invoices settled in the last {t} days")),
         FeatureSpec("days_since_last_late", "Days since the last invoice settled late "
-                    "(null if none).", "history", "as_of - {last_late_date}"),
+                    "(null if none).", "history", "as_of - {last_late_date}", dtype="int",
+                    reason=Reason("last late payment {value:.0f} days ago",
+                                  missing="no late payment on record")),
         FeatureSpec("days_since_last_payment", "Days since the customer's last payment (null "
                     "if none): a customer who stopped paying stands out here first.", "history",
-                    "as_of - {last_payment_date}"),
+                    "as_of - {last_payment_date}", dtype="int",
+                    reason=Reason("last payment {value:.0f} days ago",
+                                  missing="no payment on record")),
         FeatureSpec("paid_vs_invoiced_90d", "Amount paid in the last 90 days over the amount "
                     "invoiced in them (null when nothing was invoiced).", "history",
-                    "{paid_c} / nullif({invoiced_c}, 0)", 90),
+                    "{paid_c} / nullif({invoiced_c}, 0)", 90,
+                    reason=Reason("paid {value:.0%} of what was invoiced in the last 90 days",
+                                  missing="nothing invoiced in the last 90 days")),
         FeatureSpec("open_invoice_count", "Invoices open (issued, not settled).",
-                    "exposure", "{open_n}"),
+                    "exposure", "{open_n}", dtype="int",
+                    reason=Reason("{value:.0f} invoices open")),
         FeatureSpec("open_balance_base", "Open amount of all the customer's invoices, in the "
-                    "reporting currency.", "exposure", "{open_c} / 100 * rate"),
+                    "reporting currency.", "exposure", "{open_c} / 100 * rate",
+                    reason=Reason("{value:,.0f} open")),
         *(FeatureSpec(f"overdue_{label}_amount", f"Open amount {_bucket_text(label)} days "
                       "past due, in the reporting currency.", "exposure",
-                      f"{{overdue_{label}_c}} / 100 * rate")
+                      f"{{overdue_{label}_c}} / 100 * rate",
+                      reason=Reason(f"{{value:,.0f}} overdue {_overdue_words(label)}"))
           for label in AGING_LABELS),
         FeatureSpec("overdue_share", "Share of the open amount that is past due.", "exposure",
                     " + ".join(f"{{overdue_{label}_c}}" for label in AGING_LABELS).join(
-                        ("(", ") / nullif({open_c}, 0)"))),
+                        ("(", ") / nullif({open_c}, 0)")), monotone=1,
+                    reason=Reason("{value:.0%} of the open balance overdue",
+                                  missing="nothing open")),
         FeatureSpec("utilization", "Open amount over the credit limit (null when the limit "
-                    "is 0).", "exposure", "{open_c} / nullif(credit_limit_c, 0)"),
+                    "is 0).", "exposure", "{open_c} / nullif(credit_limit_c, 0)",
+                    reason=Reason("using {value:.0%} of the credit limit",
+                                  missing="no credit limit")),
         FeatureSpec("disputes_opened_all", "Disputes opened over all history.", "history",
-                    "{disputes_opened_n}"),
+                    "{disputes_opened_n}", dtype="int",
+                    reason=Reason("{value:.0f} disputes opened in all history")),
         FeatureSpec("disputes_opened_365d", "Disputes opened in the last 365 days.",
-                    "history", "{disputes_opened_n}", 365),
+                    "history", "{disputes_opened_n}", 365, dtype="int",
+                    reason=Reason("{value:.0f} disputes opened over the last 365 days")),
         FeatureSpec("disputes_open", "Disputes open (opened and not yet resolved).",
-                    "exposure", "{disputes_open_n}"),
+                    "exposure", "{disputes_open_n}", dtype="int",
+                    reason=Reason("{value:.0f} disputes open")),
         FeatureSpec("credit_note_share_all", "Amount credited over amount invoiced, all "
-                    "history.", "history", "{credited_c} / nullif({invoiced_c}, 0)"),
+                    "history.", "history", "{credited_c} / nullif({invoiced_c}, 0)",
+                    reason=Reason("credit notes worth {value:.0%} of invoiced in all history",
+                                  missing="nothing invoiced in all history")),
         FeatureSpec("credit_note_share_365d", "Amount credited over amount invoiced in the "
                     "last 365 days (each by its own date).", "history",
-                    "{credited_c} / nullif({invoiced_c}, 0)", 365),
+                    "{credited_c} / nullif({invoiced_c}, 0)", 365,
+                    reason=Reason("credit notes worth {value:.0%} of invoiced over the last "
+                                  "365 days", missing="nothing invoiced over the last 365 days")),
     ]
     for window in (None, 365):
-        s, span = _suffix(window), _span(window)
+        s, span, when = _suffix(window), _span(window), _when(window)
         specs += [
             FeatureSpec(f"promises_made_{s}", f"Promises to pay made {span}.", "history",
-                        "{promises_made_n}", window),
+                        "{promises_made_n}", window, dtype="int",
+                        reason=Reason(f"{{value:.0f}} promises to pay made {when}")),
             FeatureSpec(f"promises_kept_{s}", f"Promises whose promised date fell {span} and "
                         "that were kept (judged from payments).", "history",
-                        "{promises_kept_n}", window),
+                        "{promises_kept_n}", window, dtype="int",
+                        reason=Reason(f"{{value:.0f}} promises to pay kept {when}")),
             FeatureSpec(f"promises_broken_{s}", f"Promises whose promised date fell {span} "
                         "and that were broken (judged from payments).", "history",
-                        "{promises_broken_n}", window),
+                        "{promises_broken_n}", window, dtype="int", monotone=1,
+                        reason=Reason(f"{{value:.0f}} promises to pay broken {when}")),
         ]
     specs += [
         FeatureSpec("promises_active", "Promises made whose promised date has not come yet.",
-                    "exposure", "{promises_made_n} - {promises_kept_n} - {promises_broken_n}"),
+                    "exposure", "{promises_made_n} - {promises_kept_n} - {promises_broken_n}",
+                    dtype="int", reason=Reason("{value:.0f} promises to pay not yet due")),
         FeatureSpec("invoice_count_365d", "Invoices issued in the last 365 days.", "activity",
-                    "{invoices_n}", 365),
+                    "{invoices_n}", 365, dtype="int",
+                    reason=Reason("{value:.0f} invoices in the last 365 days")),
         FeatureSpec("invoiced_amount_base_365d", "Amount invoiced in the last 365 days, in the "
-                    "reporting currency.", "activity", "{invoiced_c} / 100 * rate", 365),
+                    "reporting currency.", "activity", "{invoiced_c} / 100 * rate", 365,
+                    reason=Reason("{value:,.0f} invoiced in the last 365 days")),
         FeatureSpec("invoiced_90d_vs_limit", "Amount invoiced in the last 90 days over the "
                     "credit limit (null when the limit is 0): how fast the customer draws on "
-                    "its limit.", "activity", "{invoiced_c} / nullif(credit_limit_c, 0)", 90),
+                    "its limit.", "activity", "{invoiced_c} / nullif(credit_limit_c, 0)", 90,
+                    reason=Reason("invoiced {value:.0%} of the credit limit in 90 days",
+                                  missing="no credit limit")),
         FeatureSpec("log_amount", "Natural log of 1 + the invoice amount in the reporting "
                     "currency.", "invoice", "ln(1 + amount_c / 100 * rate)",
-                    extra_tables=("invoices",)),
+                    extra_tables=("invoices",), reason=Reason("invoice of {amount:,.0f}")),
         FeatureSpec("amount_vs_typical", "Invoice amount over the customer's mean invoice "
                     "amount before as_of (null without earlier invoices).", "invoice",
-                    "amount_c / nullif({invoiced_c} / nullif({invoices_n}, 0), 0)"),
+                    "amount_c / nullif({invoiced_c} / nullif({invoices_n}, 0), 0)",
+                    reason=Reason("invoice {value:.1f} times the customer's typical amount",
+                                  missing="no earlier invoices")),
         FeatureSpec("terms_days", "Payment terms of the invoice: due date - issue date.",
-                    "invoice", "due_date - issue_date", extra_tables=("invoices",)),
+                    "invoice", "due_date - issue_date", dtype="int", extra_tables=("invoices",),
+                    reason=Reason("{value:.0f}-day payment terms on this invoice")),
         FeatureSpec("quarter_end", "1 if the invoice was issued in the last 15 days of a "
                     "calendar quarter, else 0.", "invoice",
                     "CAST(CAST(date_trunc('quarter', issue_date) + INTERVAL 3 MONTH AS DATE) "
-                    "- issue_date <= 15 AS INTEGER)", extra_tables=("invoices",)),
+                    "- issue_date <= 15 AS INTEGER)", dtype="int", extra_tables=("invoices",),
+                    reason=Reason("issued at a quarter end",
+                                  zero="issued away from a quarter end")),
         FeatureSpec("days_to_quarter_end", "Days from the issue date to the last day of its "
                     "calendar quarter (0 on that day).", "invoice",
                     "CAST(date_trunc('quarter', issue_date) + INTERVAL 3 MONTH AS DATE) "
-                    "- issue_date - 1", extra_tables=("invoices",)),
+                    "- issue_date - 1", dtype="int", extra_tables=("invoices",),
+                    reason=Reason("issued {value:.0f} days before a quarter end")),
         FeatureSpec("country", "Customer country (ISO 3166 alpha-2).", "customer", "country",
-                    dtype="string"),
-        FeatureSpec("industry", "Customer industry.", "customer", "industry", dtype="string"),
+                    dtype="category", reason=Reason("country {value}")),
+        FeatureSpec("industry", "Customer industry.", "customer", "industry",
+                    dtype="category", reason=Reason("industry {value}")),
         FeatureSpec("segment", "Customer size segment.", "customer", "segment",
-                    dtype="string"),
+                    dtype="category", reason=Reason("segment {value}")),
         FeatureSpec("payment_terms_days", "Customer's standard payment terms in days.",
-                    "customer", "payment_terms_days"),
+                    "customer", "payment_terms_days", dtype="int",
+                    reason=Reason("{value:.0f}-day standard payment terms")),
         FeatureSpec("credit_limit_base", "Customer's current credit limit in the reporting "
-                    "currency.", "customer", "credit_limit_c / 100 * rate"),
+                    "currency.", "customer", "credit_limit_c / 100 * rate",
+                    reason=Reason("credit limit {value:,.0f}")),
         FeatureSpec("tenure_days", "Days since the account was opened (created_date, else "
                     "the first invoice before as_of).", "customer",
-                    "as_of - coalesce(created_date, {first_invoice_date})"),
-        FeatureSpec("currency", "Invoice currency.", "state", "currency", dtype="string",
-                    extra_tables=("invoices",)),
+                    "as_of - coalesce(created_date, {first_invoice_date})", dtype="int",
+                    reason=Reason("customer for {years:.1f} years")),
+        FeatureSpec("currency", "Invoice currency.", "state", "currency", dtype="category",
+                    extra_tables=("invoices",), at_issue="not available at issue",
+                    model_input=False, reason=Reason("invoice in {value}")),
         FeatureSpec("open_amount", "Open amount of the invoice as of as_of, in its currency.",
-                    "state", "inv_open_c / 100", extra_tables=_STATE_TABLES),
+                    "state", "inv_open_c / 100", extra_tables=_STATE_TABLES,
+                    at_issue="not available at issue", model_input=False,
+                    reason=Reason("{value:,.0f} open on the invoice in its currency")),
         FeatureSpec("open_amount_base", "Open amount of the invoice in the reporting "
                     "currency.", "state", "inv_open_c / 100 * rate",
-                    extra_tables=_STATE_TABLES),
+                    extra_tables=_STATE_TABLES, at_issue="not available at issue",
+                    model_input=False, reason=Reason("{value:,.0f} open on the invoice")),
         FeatureSpec("days_past_due", "as_of - due date: days past due (negative = days "
-                    "until due).", "state", "as_of - due_date", extra_tables=("invoices",)),
+                    "until due).", "state", "as_of - due_date", dtype="int",
+                    extra_tables=("invoices",), at_issue="minus the payment terms",
+                    reason=Reason("{value:.0f} days past due", negative="due in {abs:.0f} days",
+                                  zero="due today")),
         FeatureSpec("age_days", "as_of - issue date.", "state", "as_of - issue_date",
-                    extra_tables=("invoices",)),
+                    dtype="int", extra_tables=("invoices",), at_issue="zero at issue",
+                    reason=Reason("issued {value:.0f} days ago")),
         FeatureSpec("paid_share", "Share of the invoice amount paid before as_of (partial "
                     "payments).", "state", "inv_paid_c / nullif(amount_c, 0)",
-                    extra_tables=("invoices", "payments")),
+                    extra_tables=("invoices", "payments"), at_issue="zero at issue",
+                    reason=Reason("{value:.0%} of the invoice already paid",
+                                  missing="invoice of amount 0")),
         FeatureSpec("credited_share", "Share of the invoice amount credited before as_of.",
                     "state", "inv_credited_c / nullif(amount_c, 0)",
-                    extra_tables=("invoices", "credit_notes")),
+                    extra_tables=("invoices", "credit_notes"), at_issue="zero at issue",
+                    reason=Reason("{value:.0%} of the invoice credited",
+                                  missing="invoice of amount 0")),
         FeatureSpec("payments_count", "Payments received on the invoice before as_of.",
-                    "state", "inv_payments_n", extra_tables=("invoices", "payments")),
+                    "state", "inv_payments_n", dtype="int",
+                    extra_tables=("invoices", "payments"), at_issue="zero at issue",
+                    reason=Reason("{value:.0f} part payments so far")),
         FeatureSpec("has_open_dispute", "The invoice has a dispute opened before as_of and "
                     "not resolved before as_of.", "state", "inv_open_dispute", dtype="bool",
-                    extra_tables=("invoices", "disputes")),
+                    extra_tables=("invoices", "disputes"), at_issue="zero at issue",
+                    reason=Reason("invoice in open dispute", zero="no open dispute")),
         FeatureSpec("has_active_promise", "A promise to pay made before as_of, promised for "
                     "as_of or later, covers the invoice (or the customer, naming no invoice).",
                     "state", "inv_active_promise", dtype="bool",
-                    extra_tables=("invoices", "promises")),
+                    extra_tables=("invoices", "promises"), at_issue="zero at issue",
+                    reason=Reason("promise to pay not yet due", zero="no active promise")),
         FeatureSpec("has_broken_promise", "A promise on the invoice (or a customer-wide one "
                     "made since its issue) was broken before as_of.", "state",
                     "inv_broken_promise", dtype="bool",
-                    extra_tables=("invoices", "promises", "payments", "credit_notes")),
+                    extra_tables=("invoices", "promises", "payments", "credit_notes"),
+                    at_issue="zero at issue", monotone=1,
+                    reason=Reason("a promise to pay was broken", zero="no broken promise")),
     ]
     return specs
 
@@ -307,11 +449,28 @@ def feature_catalog(scope: str | None = None) -> list[FeatureSpec]:
     return [s for s in specs if scope is None or scope in s.scope]
 
 
+def model_inputs(scope: str | None = None) -> list[FeatureSpec]:
+    """The features models may use (the allow-list), in catalog order; with `scope` only
+    those that builder outputs. A column not listed here is never a model input."""
+    return [s for s in feature_catalog(scope) if s.model_input]
+
+
+def values_at_issue() -> dict[str, float | bool]:
+    """Feature -> its value on an invoice's issue date, for the features that are 0 (False)
+    then and that only the snapshot builder computes."""
+    return {s.name: False if s.dtype == "bool" else 0.0 for s in feature_catalog("snapshot")
+            if s.at_issue == "zero at issue"}
+
+
 def catalog_rows(scope: str | None = None) -> list[dict[str, str]]:
-    """The catalog as printable rows: name, kind, window, dtype, tables, outputs, meaning."""
+    """The catalog as printable rows: name, kind, window, dtype, tables, outputs, meaning,
+    input (yes/no), monotone (+1, -1 or empty), at_issue."""
     return [
         {"name": spec.name, "kind": spec.kind, "window": spec.window_text,
          "dtype": spec.dtype, "tables": ", ".join(spec.tables),
-         "outputs": ", ".join(spec.scope), "meaning": spec.meaning}
+         "outputs": ", ".join(spec.scope), "meaning": spec.meaning,
+         "input": "yes" if spec.model_input else "no",
+         "monotone": f"{spec.monotone:+d}" if spec.monotone else "",
+         "at_issue": spec.at_issue}
         for spec in feature_catalog(scope)
     ]

@@ -85,10 +85,10 @@ def projection(specs: Iterable[FeatureSpec]) -> str:
     items = []
     for spec in specs:
         expr = spec.expression()
-        if spec.dtype == "float64":
+        if spec.column_dtype == "float64":
             items.append(f"coalesce(CAST(({expr}) AS DOUBLE), CAST('NaN' AS DOUBLE)) "
                          f"AS {spec.name}")
-        elif spec.dtype == "bool":
+        elif spec.column_dtype == "bool":
             items.append(f"coalesce(CAST(({expr}) AS BOOLEAN), FALSE) AS {spec.name}")
         else:
             items.append(f"CAST(({expr}) AS VARCHAR) AS {spec.name}")

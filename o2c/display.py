@@ -86,10 +86,13 @@ def show_training(summary: dict, comparison_rows: list[dict]) -> None:
 def show_feature_catalog(rows: list[dict[str, str]]) -> None:
     """Print the feature catalog as a table (folded, never truncated)."""
     table = Table(title=f"{len(rows)} features", title_justify="left", show_lines=False)
-    for column in ("name", "kind", "window", "meaning", "tables"):
-        table.add_column(column, overflow="fold")
+    columns = {"name": "name", "kind": "kind", "window": "window", "type": "dtype",
+               "input": "input", "monotone": "monotone", "at issue": "at_issue",
+               "meaning": "meaning", "tables": "tables"}
+    for column in columns:  # names whole, the rest folded
+        table.add_column(column, overflow="fold", no_wrap=column == "name")
     for row in rows:
-        table.add_row(row["name"], row["kind"], row["window"], row["meaning"], row["tables"])
+        table.add_row(*(row[key] for key in columns.values()))
     console.print(table)
 
 

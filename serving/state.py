@@ -94,7 +94,7 @@ def snapshot_columns() -> dict[str, dict[str, str]]:
     `/worklist`, `/credit_limits` and `/customer` take from each row (the customer history
     also has every customer feature of the catalog)."""
     customers = {**_CUSTOMERS, **dict.fromkeys(history_measures(), "number"),
-                 **{s.name: _FEATURE_KINDS[s.dtype] for s in customer_specs()}}
+                 **{s.name: _FEATURE_KINDS[s.column_dtype] for s in customer_specs()}}
     return {"invoice_scores": _INVOICE_SCORES, "worklist": _WORKLIST, "limits": _LIMITS,
             "customers": customers}
 

@@ -80,7 +80,7 @@ def test_builders_return_the_catalog_columns_with_stable_dtypes(ledger, invoice_
         assert len(frame) > 0
         for spec in feature_catalog(scope):
             dtype = frame[spec.name].dtype
-            expected = {"float64": "float64", "bool": "bool", "string": "string"}[spec.dtype]
+            expected = {"float64": "float64", "bool": "bool", "string": "string"}[spec.column_dtype]
             assert str(dtype) == expected, (scope, spec.name, dtype)
         assert str(frame["as_of"].dtype) == "datetime64[ns]"
         assert str(frame["customer_id"].dtype) == "string"

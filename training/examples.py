@@ -24,20 +24,14 @@ import numpy as np
 import pandas as pd
 
 from features import build_invoice_features, build_snapshot, invoice_settlements
+from features.catalog import values_at_issue
 from ledger.loader import Ledger
 from ledger.summary import ledger_end
 
-STATE_AT_ISSUE: dict[str, object] = {
-    "age_days": 0.0,
-    "paid_share": 0.0,
-    "credited_share": 0.0,
-    "payments_count": 0.0,
-    "has_open_dispute": False,
-    "has_active_promise": False,
-    "has_broken_promise": False,
-}
-"""Invoice-state columns of the snapshot and their value on the day an invoice is issued
-(`days_past_due` at issue is minus the payment terms, computed from the dates)."""
+STATE_AT_ISSUE: dict[str, object] = dict(values_at_issue())
+"""Invoice-state columns of the snapshot and their value on the day an invoice is issued, from
+the catalog's `at_issue` (`days_past_due` at issue is minus the payment terms, computed from
+the dates)."""
 
 
 @dataclass

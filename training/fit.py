@@ -7,32 +7,34 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
+from features.catalog import model_inputs
 from models.risk_model import Calibration, RiskModel, design_matrix
 from training.config import TrainingConfig
 from training.evaluation import expected_calibration_error
 
-NOT_FEATURES = frozenset({
-    "invoice_id", "customer_id", "as_of", "issue_date", "due_date", "kind", "late",
-    "currency", "open_amount", "open_amount_base",
-})
-"""Columns of an example frame that are keys, labels or amounts in a local currency."""
+_INPUTS = {spec.name: spec for spec in model_inputs()}
 
-CATEGORICAL = ("country", "industry", "segment")
-"""String features LightGBM treats as categories."""
+CATEGORICAL = tuple(name for name, spec in _INPUTS.items() if spec.dtype == "category")
+"""Category features (strings) LightGBM treats as categories."""
 
-MONOTONE_INCREASING = (
-    "late_share_all", "late_share_90d", "late_share_180d", "late_share_365d",
-    "days_late_mean_all", "days_late_mean_90d", "days_late_mean_180d", "days_late_mean_365d",
-    "days_late_weighted_all", "days_late_weighted_90d", "days_late_weighted_180d",
-    "days_late_weighted_365d", "overdue_share", "promises_broken_all", "promises_broken_365d",
-    "has_broken_promise",
-)
-"""Features whose direction is certain: more of them never lowers the risk of paying late."""
+MONOTONE = {name: spec.monotone for name, spec in _INPUTS.items() if spec.monotone}
+"""Feature -> the direction (+1, -1) the catalog says is certain; the models keep to it."""
+
+MONOTONE_INCREASING = tuple(name for name, sign in MONOTONE.items() if sign > 0)
+"""Features whose direction is certain: more of them never lowers the risk."""
 
 
 def feature_columns(frame: pd.DataFrame) -> list[str]:
-    """The model's input columns, in the frame's order."""
-    return [c for c in frame.columns if c not in NOT_FEATURES]
+    """The model's input columns, in the frame's order: the catalog's model inputs the frame
+    has (keys, labels and any other column are never inputs)."""
+    return [c for c in frame.columns if c in _INPUTS]
+
+
+def category_levels(frame: pd.DataFrame, features: list[str]) -> dict[str, list[str]]:
+    """Per category feature among `features`: the catalog's fixed categories, else the ones
+    seen in `frame`."""
+    return {c: list(_INPUTS[c].categories or sorted(frame[c].dropna().astype(str).unique()))
+            for c in features if c in CATEGORICAL}
 
 
 def inner_split(frame: pd.DataFrame, share: float) -> tuple[pd.Series, pd.Series]:
@@ -50,8 +52,7 @@ def fit_risk_model(train: pd.DataFrame, config: TrainingConfig) -> tuple[RiskMod
     if rows_available > config.max_train_rows:
         train = train.sample(n=config.max_train_rows, random_state=config.seed).sort_index()
     features = feature_columns(train)
-    categories = {c: sorted(train[c].dropna().astype(str).unique()) for c in CATEGORICAL
-                  if c in features}
+    categories = category_levels(train, features)
     fit_mask, inner_mask = inner_split(train, config.inner_valid_share)
     x_fit = design_matrix(train[fit_mask], features, categories)
     x_inner = design_matrix(train[inner_mask], features, categories)
@@ -88,7 +89,7 @@ def _lightgbm_params(features: list[str], config: TrainingConfig) -> dict:
         "bagging_fraction": lgbm.bagging_fraction,
         "bagging_freq": 1,
         "lambda_l2": lgbm.lambda_l2,
-        "monotone_constraints": [1 if f in MONOTONE_INCREASING else 0 for f in features],
+        "monotone_constraints": [MONOTONE.get(f, 0) for f in features],
         "monotone_constraints_method": "intermediate",
         "num_threads": lgbm.num_threads,
         "seed": config.seed,
