@@ -18,6 +18,7 @@ import mlflow
 import pandas as pd
 from mlflow import MlflowClient
 
+from features.kpis import kpi_components, kpi_report
 from ledger.atomic import atomic_directory, atomic_file
 from ledger.loader import Ledger
 from monitoring import plots, reports
@@ -110,6 +111,9 @@ def monitor(
     step("model quality on matured outcomes")
     quality = quality_comparison(ref, cur, min_matured=config.min_matured)
     delay = label_delay(cur)
+    step("receivables KPIs at the current window's end")
+    kpis_as_of = current.end + dt.timedelta(days=1)
+    kpis = kpi_report(kpi_components(ledger, kpis_as_of), kpis_as_of)
     feature_psi = dict(zip(psi["column"], psi["psi"], strict=True))
     score_psi = feature_psi.pop(reports.SCORE)
     verdict = decide(config=config, drifted_share=drift.drifted_share,
@@ -138,6 +142,7 @@ def monitor(
         },
         "quality": _clean(quality),
         "label_delay": _clean(delay),
+        "kpis": kpis,
         "thresholds": config.model_dump(),
     }
 
@@ -227,6 +232,8 @@ def _metrics(summary: dict) -> dict[str, float]:
         "matured_share": summary["label_delay"]["matured_share"],
         "expected_late_share_immature": summary["label_delay"]["expected_late_share"],
         "verdict_level": ["ok", "warn", "alert"].index(summary["verdict"]),
+        **{f"kpi_{key}": summary["kpis"][key]
+           for key in ("dso", "best_dso", "add", "cei", "promise_kept_share")},
     }
     for window in ("reference", "current"):
         for key, value in (quality[window] or {}).items():

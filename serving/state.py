@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import BaseModel, ValidationError
 
+from features.kpis import AMOUNTS, COUNTS
 from serving.champions import describe_champion, load_champion
 from serving.config import DATE_MAX, DATE_MIN, ApiConfig
 from serving.history import check_history_columns, customer_specs, history_measures
@@ -55,6 +56,9 @@ _LIMITS = {"customer_id": "text", "recommended_limit": "number", "grade": "text"
            "probability": "number", "reasons": "list of text"}
 _CUSTOMERS = {"customer_id": "text", "country": "text", "customer_currency": "text",
               "rate": "number", "credit_limit_c": "number"}
+_KPIS = {"customer_id": "text", "segment": "text", "country": "text",
+         "reporting_currency": "text", "dispute_age_days_max": "number",
+         **dict.fromkeys((*AMOUNTS, *COUNTS), "number")}
 _FEATURE_KINDS = {"float64": "number", "string": "text", "bool": "boolean"}
 
 NOT_NULL = {"invoice_scores": ("invoice_id", "customer_id", "p_late"),
@@ -91,12 +95,12 @@ def check_manifest(folder: Path) -> Manifest:
 
 def snapshot_columns() -> dict[str, dict[str, str]]:
     """Column -> kind of every snapshot file the endpoints read: what `/score_invoices`,
-    `/worklist`, `/credit_limits` and `/customer` take from each row (the customer history
+    `/worklist`, `/credit_limits`, `/customer` and `/kpis` take from each row (the customer history
     also has every customer feature of the catalog)."""
     customers = {**_CUSTOMERS, **dict.fromkeys(history_measures(), "number"),
                  **{s.name: _FEATURE_KINDS[s.column_dtype] for s in customer_specs()}}
     return {"invoice_scores": _INVOICE_SCORES, "worklist": _WORKLIST, "limits": _LIMITS,
-            "customers": customers}
+            "customers": customers, "kpis": _KPIS}
 
 
 def check_snapshot(folder: Path) -> None:
