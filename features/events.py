@@ -128,11 +128,15 @@ def _bucket_case(dpd: str, value: str, label_index: int) -> str:
     return f"CASE WHEN {dpd} >= {low} THEN {value} END"
 
 
-def base_stages(before: dt.date | None = None, customers: str = "TRUE") -> list[Stage]:
+def base_stages(
+    before: dt.date | None = None, customers: str = "TRUE", invoices: str = "TRUE"
+) -> list[Stage]:
     """Stages every builder starts from, over the facts dated before `before` (all if None).
 
     `customers` is a condition on the customer key `ck` restricting the facts to some
-    customers (features of a customer depend only on its own facts).
+    customers (features of a customer depend only on its own facts); `invoices` a condition
+    on the invoice `i` restricting them further to some invoices and their payments and
+    credit notes (judging some promises needs only theirs: `features.kpis`).
 
     - `cust`: customers with an integer key `ck`, exchange rate `rate` (1.0 without one) and
       credit limit in cents `credit_limit_c`;
@@ -166,7 +170,8 @@ def base_stages(before: dt.date | None = None, customers: str = "TRUE") -> list[
             SELECT i.invoice_id, CAST(i.rowid AS BIGINT) AS ik, c.ck, i.issue_date,
                    i.due_date, i.currency, {cents('i.amount')} AS amount_c
             FROM invoices i JOIN cust c USING (customer_id)
-            WHERE {_before('i.issue_date', before)} AND ({customers})""", materialize=True),
+            WHERE {_before('i.issue_date', before)} AND ({customers}) AND ({invoices})""",
+              materialize=True),
         Stage("chunk", f"SELECT customer_id, ck FROM cust WHERE {customers}"),
         Stage("pay", f"""
             SELECT invoice_id, customer_id, payment_date, {cents('amount')} AS pay_c

@@ -12,7 +12,6 @@ from rich.table import Table
 
 from o2c.common import LedgerOption, fail, load, os_error, parse_date
 from o2c.display import console
-from serving.config import DATE_MAX, DATE_MIN
 
 HEADLINE: tuple[tuple[str, str], ...] = (
     ("ar", "AR"), ("current_ar", "current AR"), ("ar_90d_ago", "AR 90 days before"),
@@ -51,6 +50,7 @@ def kpis(
     `features/kpis.py`): AR, DSO = AR / 90 days' sales x 90, best possible DSO, average days
     delinquent, collection effectiveness index, aging, promises kept, open disputes."""
     from features.kpis import check_grouping, kpi_components, kpi_report, kpi_trend
+    from serving.config import DATE_MAX, DATE_MIN
 
     day = parse_date(as_of, "--as-of")
     if not DATE_MIN <= day <= DATE_MAX:

@@ -126,6 +126,12 @@ def show_monitoring(summary: dict) -> None:
         f"; the other {delay['immature']:,}: {delay['expected_late_share']:.1%} expected late, "
         f"{delay['paid_so_far_share']:.1%} paid so far")
     figures.add_row("label delay", f"{delay['matured_share']:.0%} matured{immature}")
+    kpis = summary["kpis"]
+    figures.add_row("receivables", f"as of {kpis['as_of']}: " + ", ".join(
+        f"{label} {'n/a' if kpis[key] is None else format(kpis[key], spec)}"
+        for key, label, spec in (("dso", "DSO", ".1f"), ("best_dso", "best DSO", ".1f"),
+                                 ("add", "ADD", ".1f"), ("cei", "CEI", ".1f"),
+                                 ("promise_kept_share", "promises kept", ".0%"))))
     console.print(figures)
     for note in summary["notes"]:
         console.print(f"note: {note}", highlight=False, markup=False)

@@ -2,7 +2,7 @@
 
 Keys come from `O2C_API_KEYS` (a JSON object of key -> role) or `O2C_API_KEYS_FILE` (a file
 holding the same). Roles, each with the access of the ones before it: `collector` (scores,
-worklist, customer profiles, model info, monitoring), `credit_manager` (also credit limits),
+worklist, customer profiles, model info, monitoring, KPIs), `credit_manager` (also credit limits),
 `admin` (also reload). Only SHA-256 digests of the keys are kept in memory after parsing, and
 no message ever contains a key.
 """
@@ -27,6 +27,7 @@ ROUTE_ROLES: dict[str, str] = {
     "/customer": "collector",
     "/model_info": "collector",
     "/monitoring": "collector",
+    "/kpis": "collector",
     "/credit_limits": "credit_manager",
     "/reload": "admin",
 }

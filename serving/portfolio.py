@@ -2,8 +2,9 @@
 
 `o2c score` writes one folder per run (`invoice_scores.parquet`, `worklist.parquet`,
 `limits.parquet`, `customers.parquet` with every customer's features and history as of the
-date (`serving.history.customer_history`), `manifest.json` with the as-of date and model
-versions), atomically; the service reads the latest.
+date (`serving.history.customer_history`), `kpis.parquet` with every customer's parts of the
+receivables KPIs (`features.kpis.kpi_components`), `manifest.json` with the as-of date and
+model versions), atomically; the service reads the latest.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from features import build_customer_features, build_snapshot
+from features.kpis import kpi_components
 from ledger.atomic import atomic_directory
 from ledger.loader import Ledger
 from ledger.summary import reporting_currency
@@ -30,7 +32,7 @@ from serving.champions import Champion
 from serving.history import customer_history, fx_rates
 from training.tracking import ledger_fingerprint
 
-FRAMES = ("invoice_scores", "worklist", "limits", "customers")
+FRAMES = ("invoice_scores", "worklist", "limits", "customers", "kpis")
 RISK_BANDS = ((0.2, "low"), (0.5, "medium"), (1.01, "high"))
 """Upper bounds of p_late for each risk band."""
 INPUT_CHANGES = {
@@ -60,6 +62,8 @@ class Portfolio:
     history in the snapshot)."""
     inputs: dict[str, str] = field(default_factory=dict)
     """What it was computed from besides the models (`snapshot_inputs`)."""
+    kpis: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """Every customer's parts of the receivables KPIs as of the date (`kpi_components`)."""
 
     @property
     def manifest(self) -> dict:
@@ -150,7 +154,8 @@ def score_portfolio(
                               previous_grades=previous_grades)
     return Portfolio(as_of, invoice_scores, worklist, limits, customers,
                      {c.name: c.version for c in (late_payment, collections, serious)},
-                     fx_rates(ledger), snapshot_inputs(ledger, worklist_config, limits_config))
+                     fx_rates(ledger), snapshot_inputs(ledger, worklist_config, limits_config),
+                     kpi_components(ledger, as_of))
 
 
 def write_portfolio(portfolio: Portfolio, root: str | Path) -> Path:

@@ -3,7 +3,7 @@
 Start it with `o2c serve` (or `bentoml serve serving.service:O2CRisk`). At start it reads
 the settings (`O2C_WORKDIR`, `O2C_MLFLOW_TRACKING_URI`, `O2C_API_KEYS`...), loads the
 late-payment champion from the MLflow registry and the latest portfolio snapshot. POST
-endpoints are BentoML APIs; the two GET endpoints (`/model_info`, `/monitoring`) are a
+endpoints are BentoML APIs; the GET endpoints (`/model_info`, `/monitoring`, `/kpis`) are a
 FastAPI app mounted on the service, so they are in the same OpenAPI spec (`/docs.json`).
 
 Errors have one shape, `{"error", "field"}`: bad bodies get 400 from `serving.guard` (with
@@ -24,6 +24,7 @@ import bentoml
 from fastapi import FastAPI
 from starlette.responses import JSONResponse
 
+from features.kpis import check_grouping, kpi_report
 from o2c.settings import Settings, load_settings
 from serving.auth import ApiKeyMiddleware, load_api_keys
 from serving.batcher import ScoreBatcher
@@ -169,6 +170,18 @@ class O2CRisk:
         """Model names, versions, aliases, training dates, validation metrics and the
         snapshot's as-of date."""
         return ModelInfo(**self.live.current.model_info())
+
+    @http.get("/kpis", response_model=dict[str, Any])
+    def kpis(self, by: str | None = None) -> Any:
+        """Receivables KPIs as of the snapshot's date, as `o2c kpis --json` gives them (DSO,
+        best possible DSO, ADD, CEI, aging, promises kept, open disputes); `by` (customer,
+        segment or country) adds each group's figures. 400 for another `by`."""
+        portfolio = self.live.current.portfolio
+        try:
+            check_grouping(by)
+        except ValueError as exc:
+            return _refuse("/kpis", ApiError(400, str(exc), "by"))
+        return kpi_report(portfolio.kpis, portfolio.as_of, by)
 
     @http.get("/monitoring", response_model=dict[str, Any])
     def monitoring(self) -> Any:

@@ -195,7 +195,7 @@ def _portfolio(customer: str):  # noqa: ANN202
 
     frame = pd.DataFrame({"customer_id": [customer]})
     return Portfolio(dt.date(2025, 12, 1), frame, frame, frame, frame, {"m": customer},
-                     inputs={"ledger_sha256": customer})
+                     inputs={"ledger_sha256": customer}, kpis=frame)
 
 
 def test_a_snapshot_replaced_while_being_read_is_read_again_whole(
