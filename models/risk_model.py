@@ -8,6 +8,8 @@ format, and `model.json`), which MLflow logs as the data of a pyfunc model.
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -50,27 +52,77 @@ class Calibration:
         return sigmoid(self.slope * np.asarray(raw_logit) + self.intercept)
 
 
-def design_matrix(
-    frame: pd.DataFrame, features: list[str], categories: dict[str, list[str]]
-) -> pd.DataFrame:
-    """`features` of `frame` as LightGBM input: floats, and categoricals with fixed categories
-    (values unseen in training become missing)."""
+NUMERIC_TYPES = frozenset({"integer", "floating", "mixed-integer-float", "boolean", "decimal",
+                           "empty"})
+"""What pandas may infer of an object column of numbers (and missing values)."""
+
+
+def check_columns(frame: pd.DataFrame, features: list[str]) -> None:
+    """ValueError naming the model's columns `frame` lacks."""
     missing = [c for c in features if c not in frame.columns]
     if missing:
         raise ValueError(f"feature frame lacks the model's columns: {', '.join(missing)}")
-    matrix = frame[features].copy()
-    for column in features:
-        if column in categories:
-            matrix[column] = pd.Categorical(matrix[column].astype("string"),
-                                            categories=categories[column])
-        else:
-            matrix[column] = pd.to_numeric(matrix[column], errors="raise").astype(float)
-    return matrix
+
+
+def _first_bad(values: pd.Series, good: Callable[[object], bool]) -> str:
+    """`<value> (<type>) in row <label>` of the first present value that is not `good`."""
+    for label, value in values.items():
+        if not good(value) and not pd.isna(value):
+            return f"{value!r} ({type(value).__name__}) in row {label!r}"
+    return f"{pd.api.types.infer_dtype(values, skipna=True)} values"
+
+
+def numbers(frame: pd.DataFrame, column: str) -> np.ndarray:
+    """A numeric feature as floats (missing values as NaN); ValueError naming the column and
+    the first value that is not a number (text, dates...)."""
+    values = frame[column]
+    if values.dtype.kind in "biuf" or (values.dtype == object and pd.api.types.infer_dtype(
+            values, skipna=True) in NUMERIC_TYPES):
+        return values.to_numpy(dtype=float, na_value=np.nan)
+    found = _first_bad(values, lambda v: isinstance(v, int | float | np.number))
+    raise ValueError(f"feature {column}: expected numbers, found {found}")
+
+
+def text(frame: pd.DataFrame, column: str) -> pd.Series:
+    """A category feature as strings and missing values (object dtype); ValueError naming the
+    column and the first value that is not text."""
+    values = frame[column]
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        values = values.astype(object)
+    if values.isna().all() or pd.api.types.infer_dtype(values, skipna=True) == "string":
+        return values.astype(object).where(values.notna(), None)
+    found = _first_bad(values, lambda v: isinstance(v, str))
+    raise ValueError(f"feature {column}: expected text categories, found {found}")
+
+
+def design_matrix(
+    frame: pd.DataFrame, features: list[str], categories: dict[str, list[str]]
+) -> pd.DataFrame:
+    """`features` of `frame` as LightGBM training input: floats, and categoricals as pandas
+    categoricals of `categories` (values unseen in training become missing). LightGBM stores
+    these categories in the booster (`pandas_categorical`); `RiskModel` scores with their
+    codes."""
+    check_columns(frame, features)
+    return pd.DataFrame({c: pd.Categorical(text(frame, c), categories=categories[c])
+                         if c in categories else numbers(frame, c) for c in features},
+                        index=frame.index)
+
+
+PARALLEL_ROWS = 200
+"""Frames of at least this many rows get their contributions (TreeSHAP) computed on every
+core; smaller ones on one thread (on a busy machine extra threads only slow them down)."""
 
 
 @dataclass
 class RiskModel:
-    """A calibrated LightGBM classifier over named features."""
+    """A calibrated LightGBM classifier over named features.
+
+    It scores a numeric design matrix (`design_matrix`): floats, and each categorical as its
+    code in the training categories (NaN when unseen or missing), which is what LightGBM
+    makes of the pandas categoricals it was trained on. Handing LightGBM the numbers
+    directly skips its pandas conversion (about 15 ms and 3 ms of a one-row call for 70
+    features), so single invoices, batches and back-tests share one fast path.
+    """
 
     booster: lgb.Booster
     features: list[str]
@@ -81,9 +133,37 @@ class RiskModel:
     FILES: ClassVar[tuple[str, ...]] = (BOOSTER_FILE, META_FILE)
     """The files `save` writes and `load` reads."""
 
-    def design_matrix(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The model's input columns in order; categoricals with the training categories."""
-        return design_matrix(frame, self.features, self.categories)
+    def __post_init__(self) -> None:
+        """Check the categories against those LightGBM stored in the booster, whose codes the
+        numeric design matrix uses."""
+        unknown = sorted(set(self.categories) - set(self.features))
+        if unknown:
+            raise ValueError(f"categories given for non-features: {', '.join(unknown)}")
+        stored = [list(c) for c in self.booster.pandas_categorical or []]
+        ours = [list(self.categories[f]) for f in self.features if f in self.categories]
+        if stored and stored != ours:
+            raise ValueError("the booster's categories (pandas_categorical) differ from the "
+                             "model's: categoricals cannot be scored as codes")
+
+    def design_matrix(self, frame: pd.DataFrame) -> np.ndarray:
+        """The model's inputs in order as floats, categoricals as codes of the training
+        categories (NaN when unseen or missing). ValueError naming a missing column or a
+        value of the wrong type."""
+        check_columns(frame, self.features)
+        matrix = np.empty((len(frame), len(self.features)))
+        numeric = [j for j, f in enumerate(self.features) if f not in self.categories]
+        columns = [self.features[j] for j in numeric]
+        if all(frame[c].dtype.kind in "biuf" for c in columns):  # one conversion for all
+            matrix[:, numeric] = frame[columns].to_numpy(dtype=float, na_value=np.nan)
+        else:
+            for j, column in zip(numeric, columns, strict=True):
+                matrix[:, j] = numbers(frame, column)
+        for j, column in enumerate(self.features):
+            if column in self.categories:
+                codes = pd.Categorical(text(frame, column),
+                                       categories=self.categories[column]).codes
+                matrix[:, j] = np.where(codes < 0, np.nan, codes)
+        return matrix
 
     def raw_logit(self, frame: pd.DataFrame) -> np.ndarray:
         """Uncalibrated log-odds from the booster."""
@@ -96,10 +176,14 @@ class RiskModel:
         return self.calibration.apply(self.raw_logit(frame))
 
     def contributions(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Per-row, per-feature contributions to the raw log-odds (TreeSHAP), bias dropped."""
+        """Per-row, per-feature contributions to the raw log-odds (TreeSHAP), bias dropped;
+        frames of `PARALLEL_ROWS` or more on every core (the same values: rows are
+        independent)."""
         if len(frame) == 0:
             return pd.DataFrame(columns=self.features, dtype=float)
-        values = self.booster.predict(self.design_matrix(frame), pred_contrib=True)
+        threads = (os.cpu_count() or 1) if len(frame) >= PARALLEL_ROWS else 1
+        values = self.booster.predict(self.design_matrix(frame), pred_contrib=True,
+                                      num_threads=threads)
         return pd.DataFrame(values[:, :-1], columns=self.features, index=frame.index)
 
     def save(self, folder: str | Path) -> Path:

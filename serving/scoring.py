@@ -21,7 +21,6 @@ from models.reasons import reason_codes
 from models.risk_model import RiskModel
 from models.worklist import assign_collectors
 from serving.config import MAX_BATCH, MAX_IDS
-from serving.fast_model import ServingModel
 from serving.history import PostedFeatures
 from serving.portfolio import Portfolio, risk_band
 
@@ -61,7 +60,7 @@ class Scorer:
         if max_batch < 1 or max_ids < 1:
             raise ValueError(f"max_batch and max_ids must be >= 1, got {max_batch!r}, "
                              f"{max_ids!r}")
-        self.model = ServingModel.of(late_payment)
+        self.model = late_payment
         self.portfolio = portfolio
         self.as_of = portfolio.as_of
         self.max_batch = max_batch

@@ -19,7 +19,6 @@ from models.risk_model import RiskModel, design_matrix
 from models.worklist import WorklistConfig
 from serving.batcher import ScoreBatcher
 from serving.champions import Champion
-from serving.fast_model import ServingModel
 from serving.history import PostedFeatures, customer_history, customer_specs, posted_specs
 from serving.portfolio import read_portfolio, score_portfolio, write_portfolio
 from serving.scoring import ApiError, LiveScorer, Scorer
@@ -124,20 +123,6 @@ def test_history_in_the_snapshot_is_the_customer_features(ledger, portfolio) -> 
     pd.testing.assert_frame_equal(stored.reset_index(drop=True), features, check_dtype=False)
     assert {"rate", "credit_limit_c", "customer_currency", "invoiced_c__all"} <= set(
         snapshot.customers.columns)
-
-
-def test_serving_model_predicts_exactly_as_the_risk_model(portfolio) -> None:  # noqa: ANN001
-    _, model = portfolio
-    frame = pd.DataFrame({"late_share_all": [0.1, np.nan, 0.9], "days_late_mean_180d": [3, 1, 40],
-                          "open_balance_base": [0.0, 10.0, 5e5], "log_amount": [5.0, 7, 9],
-                          "days_past_due": [-30, 0, 45], "terms_days": [30, 30, 60],
-                          "country": ["DE", None, "ZZ"]})
-    served = ServingModel.of(model)
-    many = pd.concat([frame] * 100, ignore_index=True)  # contributions on every core
-    for rows in (frame, many):
-        np.testing.assert_array_equal(served.predict_proba(rows), model.predict_proba(rows))
-        np.testing.assert_array_equal(served.contributions(rows).to_numpy(),
-                                      model.contributions(rows).to_numpy())
 
 
 def test_scores_known_and_cold_start_invoices(scorer: Scorer) -> None:

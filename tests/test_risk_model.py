@@ -1,0 +1,132 @@
+"""RiskModel's numeric design matrix: the same scores as LightGBM's pandas path, clear errors."""
+
+from __future__ import annotations
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+import pytest
+
+from models.risk_model import PARALLEL_ROWS, RiskModel, design_matrix
+
+FEATURES = ["late_share_all", "log_amount", "terms_days", "has_open_dispute", "country"]
+CATEGORIES = {"country": ["DE", "FR", "US"]}
+
+
+def _frame(rows: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    late = rng.random(rows)
+    late[rng.random(rows) < 0.1] = np.nan
+    return pd.DataFrame({
+        "late_share_all": late,
+        "log_amount": rng.normal(8, 1.5, rows),
+        "terms_days": rng.choice([30, 45, 60], rows),
+        "has_open_dispute": rng.random(rows) < 0.2,
+        "country": rng.choice(np.array(["DE", "FR", "US", None], dtype=object), rows),
+    })
+
+
+@pytest.fixture(scope="module")
+def model() -> RiskModel:
+    """A LightGBM model trained on the pandas-categorical design, as training does."""
+    frame = _frame(3000, 0)
+    risk = 0.8 * frame["late_share_all"].fillna(0.5) + 0.3 * (frame["country"] == "US")
+    label = (np.random.default_rng(1).random(len(frame)) < risk).astype(int)
+    booster = lgb.train({"objective": "binary", "num_leaves": 7, "min_data_in_leaf": 20,
+                         "verbose": -1, "seed": 0, "num_threads": 1},
+                        lgb.Dataset(design_matrix(frame, FEATURES, CATEGORIES), label,
+                                    categorical_feature=["country"]),
+                        num_boost_round=30)
+    return RiskModel(booster=booster, features=FEATURES, categories=CATEGORIES,
+                     metadata={"trained": "test"})
+
+
+def test_lightgbm_stored_the_training_categories(model: RiskModel) -> None:
+    assert model.booster.pandas_categorical == [CATEGORIES["country"]]
+
+
+@pytest.mark.parametrize("rows", [7, PARALLEL_ROWS * 2])
+def test_numeric_path_scores_as_lightgbm_on_the_pandas_design(model: RiskModel,
+                                                              rows: int) -> None:
+    """Probabilities and TreeSHAP contributions through the numeric matrix equal LightGBM's
+    own on the pandas-categorical frame, unseen categories included (large frames take the
+    contributions on every core)."""
+    frame = _frame(rows, 2)
+    frame.loc[0, "country"] = "ZZ"  # unseen in training
+    pandas_design = design_matrix(frame, FEATURES, CATEGORIES)
+    raw = model.booster.predict(pandas_design, raw_score=True)
+    np.testing.assert_array_equal(model.raw_logit(frame), raw)
+    np.testing.assert_array_equal(model.predict_proba(frame), model.calibration.apply(raw))
+    contributions = model.booster.predict(pandas_design, pred_contrib=True)[:, :-1]
+    np.testing.assert_array_equal(model.contributions(frame).to_numpy(), contributions)
+
+
+def test_categories_become_codes_and_unseen_ones_missing(model: RiskModel) -> None:
+    frame = _frame(5, 3).assign(country=["FR", "ZZ", None, "US", np.nan])
+    matrix = model.design_matrix(frame)
+    assert matrix.dtype == np.float64 and matrix.shape == (5, len(FEATURES))
+    np.testing.assert_array_equal(matrix[:, FEATURES.index("country")],
+                                  [1.0, np.nan, np.nan, 2.0, np.nan])
+    same = pd.concat([frame.iloc[[1]]] * 2).assign(country=["ZZ", None])
+    assert model.predict_proba(same)[0] == model.predict_proba(same)[1]
+
+
+def test_numbers_of_any_numeric_dtype_and_missing_values(model: RiskModel) -> None:
+    frame = _frame(4, 4)
+    mixed = frame.assign(terms_days=pd.array([30, None, 45, 60], dtype="Int64"),
+                         late_share_all=pd.Series([0.1, None, 0.5, 1], dtype=object),
+                         country=pd.Categorical(["DE", None, "US", "FR"]))
+    plain = frame.assign(terms_days=[30, np.nan, 45, 60], late_share_all=[0.1, np.nan, 0.5, 1],
+                         country=["DE", None, "US", "FR"])
+    np.testing.assert_array_equal(model.design_matrix(mixed), model.design_matrix(plain))
+
+
+def test_a_missing_column_is_named(model: RiskModel) -> None:
+    with pytest.raises(ValueError, match="lacks the model's columns: log_amount, country"):
+        model.predict_proba(_frame(3, 5).drop(columns=["log_amount", "country"]))
+
+
+@pytest.mark.parametrize(("column", "value", "message"), [
+    ("log_amount", "12.5k", r"feature log_amount: expected numbers, found '12.5k' \(str\) "
+                            r"in row 2"),
+    ("terms_days", pd.Timestamp("2024-01-01"), r"feature terms_days: expected numbers, "
+                                               r"found Timestamp.* in row 2"),
+    ("country", 49, r"feature country: expected text categories, found 49 \(int\) in row 2"),
+])
+def test_a_value_of_the_wrong_type_is_named(model: RiskModel, column: str, value: object,
+                                            message: str) -> None:
+    frame = _frame(4, 6)
+    frame[column] = frame[column].astype(object)
+    frame.loc[2, column] = value
+    for method in (model.predict_proba, model.contributions, model.design_matrix):
+        with pytest.raises(ValueError, match=message):
+            method(frame)
+    with pytest.raises(ValueError, match=message):  # training input too
+        design_matrix(frame, FEATURES, CATEGORIES)
+
+
+def test_dates_are_not_numbers(model: RiskModel) -> None:
+    frame = _frame(3, 7).assign(terms_days=pd.to_datetime(["2024-01-01"] * 3))
+    with pytest.raises(ValueError, match="feature terms_days: expected numbers"):
+        model.predict_proba(frame)
+
+
+def test_categories_unlike_the_boosters_are_refused(model: RiskModel) -> None:
+    with pytest.raises(ValueError, match="booster's categories"):
+        RiskModel(booster=model.booster, features=FEATURES,
+                  categories={"country": ["FR", "DE", "US"]})
+
+
+def test_saved_and_loaded_model_scores_the_same(model: RiskModel, tmp_path) -> None:  # noqa: ANN001
+    frame = _frame(50, 8)
+    loaded = RiskModel.load(model.save(tmp_path / "model"))
+    assert sorted(p.name for p in (tmp_path / "model").iterdir()) == sorted(RiskModel.FILES)
+    assert loaded.booster.pandas_categorical == [CATEGORIES["country"]]
+    np.testing.assert_array_equal(loaded.predict_proba(frame), model.predict_proba(frame))
+    np.testing.assert_array_equal(loaded.contributions(frame), model.contributions(frame))
+
+
+def test_empty_frames(model: RiskModel) -> None:
+    empty = _frame(0, 9)
+    assert model.predict_proba(empty).shape == (0,)
+    assert list(model.contributions(empty).columns) == FEATURES
