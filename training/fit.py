@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import lightgbm as lgb
-import numpy as np
 import pandas as pd
-from sklearn.linear_model import LogisticRegression
 
 from features.catalog import model_inputs
-from models.risk_model import Calibration, RiskModel, design_matrix
+from models.risk_model import RiskModel, design_matrix
+from training.calibration import choose_calibration
 from training.config import TrainingConfig
-from training.evaluation import expected_calibration_error
 
 _INPUTS = {spec.name: spec for spec in model_inputs()}
 
@@ -46,17 +44,42 @@ def inner_split(frame: pd.DataFrame, share: float) -> tuple[pd.Series, pd.Series
     return ~later, later
 
 
-def fit_risk_model(train: pd.DataFrame, config: TrainingConfig) -> tuple[RiskModel, dict]:
+def fit_risk_model(
+    train: pd.DataFrame, config: TrainingConfig, *, features: list[str] | None = None,
+    label: str = "late",
+) -> tuple[RiskModel, dict]:
     """Train on the earlier part of `train`, stop early and calibrate on its latest part."""
     rows_available = len(train)
-    if rows_available > config.max_train_rows:
-        train = train.sample(n=config.max_train_rows, random_state=config.seed).sort_index()
-    features = feature_columns(train)
+    train = sample_rows(train, config.max_train_rows, config.seed)
+    model, info = fit_booster(train, config, features=features, label=label)
+    _, inner_mask = inner_split(train, config.inner_valid_share)
+    calibration, calibration_info = choose_calibration(
+        model.raw_logit(train[inner_mask]), train.loc[inner_mask, label].to_numpy(dtype=int),
+        config.calibration_min_gain)
+    model.calibration = calibration
+    info.update(calibration_info, rows_available=rows_available)
+    return model, info
+
+
+def sample_rows(frame: pd.DataFrame, limit: int, seed: int) -> pd.DataFrame:
+    """`frame`, or a seeded sample of `limit` of its rows (in their order) when it is larger."""
+    if len(frame) <= limit:
+        return frame
+    return frame.sample(n=limit, random_state=seed).sort_index()
+
+
+def fit_booster(
+    train: pd.DataFrame, config: TrainingConfig, *, features: list[str] | None = None,
+    label: str = "late",
+) -> tuple[RiskModel, dict]:
+    """LightGBM with `config.lightgbm`'s settings, fitted on the earlier part of `train` and
+    stopped early on its latest `inner_valid_share`; uncalibrated (identity)."""
+    features = feature_columns(train) if features is None else features
     categories = category_levels(train, features)
     fit_mask, inner_mask = inner_split(train, config.inner_valid_share)
     x_fit = design_matrix(train[fit_mask], features, categories)
     x_inner = design_matrix(train[inner_mask], features, categories)
-    y_fit, y_inner = train.loc[fit_mask, "late"], train.loc[inner_mask, "late"]
+    y_fit, y_inner = train.loc[fit_mask, label], train.loc[inner_mask, label]
     params = _lightgbm_params(features, config)
     fit_set = lgb.Dataset(x_fit, y_fit.astype(int), categorical_feature=list(categories),
                           free_raw_data=False)
@@ -67,13 +90,9 @@ def fit_risk_model(train: pd.DataFrame, config: TrainingConfig) -> tuple[RiskMod
         callbacks=[lgb.early_stopping(config.lightgbm.early_stopping_rounds, verbose=False)],
     )
     model = RiskModel(booster=booster, features=features, categories=categories)
-    calibration, info = _choose_calibration(model.raw_logit(train[inner_mask]),
-                                            y_inner.to_numpy(), config.calibration_min_gain)
-    model.calibration = calibration
-    info.update(best_iteration=booster.best_iteration, rows_available=rows_available,
-                n_fit=int(fit_mask.sum()),
-                n_inner=int(inner_mask.sum()),
-                inner_from=str(train.loc[inner_mask, "as_of"].min().date()))
+    info = {"best_iteration": booster.best_iteration, "n_fit": int(fit_mask.sum()),
+            "n_inner": int(inner_mask.sum()),
+            "inner_from": str(train.loc[inner_mask, "as_of"].min().date())}
     return model, info
 
 
@@ -97,17 +116,3 @@ def _lightgbm_params(features: list[str], config: TrainingConfig) -> dict:
         "force_col_wise": True,
         "verbose": -1,
     }
-
-
-def _choose_calibration(
-    raw: np.ndarray, y: np.ndarray, min_gain: float
-) -> tuple[Calibration, dict]:
-    """Platt scaling fitted on the inner slice, kept only if it lowers its calibration error."""
-    identity = Calibration()
-    ece_raw = expected_calibration_error(y, identity.apply(raw))
-    platt_fit = LogisticRegression(C=1e6, max_iter=1000).fit(raw.reshape(-1, 1), y.astype(int))
-    platt = Calibration("platt", float(platt_fit.coef_[0, 0]), float(platt_fit.intercept_[0]))
-    ece_platt = expected_calibration_error(y, platt.apply(raw))
-    chosen = platt if ece_raw - ece_platt >= min_gain else identity
-    return chosen, {"inner_ece_raw": ece_raw, "inner_ece_platt": ece_platt,
-                    "calibration": chosen.method}
