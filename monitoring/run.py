@@ -16,7 +16,6 @@ from pathlib import Path
 import duckdb
 import mlflow
 import pandas as pd
-from mlflow import MlflowClient
 
 from features.kpis import kpi_components, kpi_report
 from ledger.atomic import atomic_directory, atomic_file
@@ -29,7 +28,7 @@ from monitoring.verdict import decide
 from monitoring.windows import Window, monitored_features, outcomes_at_end, window_frame
 from serving.champions import Champion, load_champion
 from training.pipeline import MODEL_NAME
-from training.tracking import Tracking
+from training.registry import Registry
 
 SUMMARY_FILE = "summary.json"
 DRIFT_REPORT = "data_drift.html"
@@ -49,8 +48,7 @@ class ChampionWindow:
 
 def champion_window(champion: Champion) -> ChampionWindow:
     """The training window and label grace of the champion's MLflow run (None if not logged)."""
-    data = MlflowClient().get_run(champion.run_id).data
-    params, tags = data.params, data.tags
+    params, tags = champion.run_params, champion.run_tags
     start = params.get("train_from") or tags.get("ledger_first_invoice")
     valid_from = params.get("valid_from")
     window = None
@@ -62,7 +60,7 @@ def champion_window(champion: Champion) -> ChampionWindow:
 
 
 def monitor(
-    ledger: Ledger, *, tracking: Tracking, config: MonitoringConfig, current: Window,
+    ledger: Ledger, *, tracking: Registry, config: MonitoringConfig, current: Window,
     out: Path, reference: Window | None = None, latest: Path | None = None,
     grace_days: int | None = None, model_name: str = MODEL_NAME,
     progress: Progress | None = None,
@@ -190,15 +188,15 @@ def dump(summary: dict) -> str:
 
 
 def _log_run(
-    summary: dict, staging: Path, tracking: Tracking, config: MonitoringConfig,
+    summary: dict, staging: Path, tracking: Registry, config: MonitoringConfig,
     psi: pd.DataFrame, ref: pd.DataFrame, cur: pd.DataFrame, cur_matured: pd.DataFrame | None,
 ) -> str:
     """An MLflow run in the monitoring experiment, tied to the model version by tags."""
-    Tracking(tracking.tracking_uri, config.experiment, tracking.artifact_location).activate()
+    runs = Registry(tracking.tracking_uri, config.experiment, tracking.artifact_location)
     windows = summary["windows"]
     name = (f"monitor {summary['model']['name']} v{summary['model']['version']} "
             f"{windows['current']['from']}..{windows['current']['to']}")
-    with mlflow.start_run(run_name=name) as run:
+    with runs.start_run(name) as run:
         mlflow.set_tags({"model_name": summary["model"]["name"],
                          "model_version": summary["model"]["version"],
                          "training_run_id": summary["model"]["training_run_id"],

@@ -5,7 +5,6 @@ Stage modules are imported inside the commands, so `o2c --help` stays fast.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -13,16 +12,16 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ledger.atomic import atomic_file
-from o2c import decisions, kpis, monitor, serve
+from o2c import decisions, kpis, models, monitor, serve
 from o2c.common import LedgerOption, fail, load, load_settings_or_fail, os_error, parse_date
 from o2c.display import (
     console,
     err_console,
     show_feature_catalog,
     show_import,
-    show_other_models,
     show_summary,
     show_training,
+    show_training_failure,
 )
 
 app = typer.Typer(
@@ -149,24 +148,31 @@ def train(
     grace_days: Annotated[int | None, typer.Option(
         min=0, help="Days after the due date before a payment counts as late "
                     "(default from settings: 0).")] = None,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Let a model that passes the gate replace a champion trained on "
+                        "another ledger (without it such a champion stays).")] = False,
     json_output: Annotated[bool, typer.Option(
-        "--json", help="End with one line of JSON: metrics, sizes, run id, model version.")]
+        "--json", help="End with one line of JSON: per model its metrics and its baselines', "
+                       "sizes, run id, version and the gate's decision (or its error).")]
     = False,
     predictions_out: Annotated[Path | None, typer.Option(
         help="Write the validation invoices' invoice_id, p_late and late to this Parquet file.")]
     = None,
 ) -> None:
-    """Train the models out of time, log them to MLflow, and promote each one only if better.
+    """Train the models out of time, log them to MLflow, and promote each one the gate passes.
 
     The late-payment model (invoices), the collections model (still unpaid 30 days after a
     date) and the serious-delinquency model (customers, 90+ days past due within 12 months).
+    A version becomes champion only if it beats the best baseline by a margin on enough
+    validation examples, and the champion on the examples after both training windows
+    (settings [training.gate]). If any model fails to train, the command exits 1 naming it
+    and no champion changes.
     """
     import json
 
-    from training.collections import train_collections_model
-    from training.delinquency import train_serious_delinquency_model
-    from training.pipeline import train_late_payment_model
-    from training.tracking import Tracking
+    from training.registry import Registry
+    from training.tasks import LATE_PAYMENT
+    from training.trainer import TaskFailure, train_tasks
 
     settings = load_settings_or_fail()
     config = settings.training
@@ -174,34 +180,32 @@ def train(
         config = config.model_copy(update={"grace_days": grace_days})
     valid_date = parse_date(valid_from, "--valid-from")
     loaded = load(ledger)
-    tracking = Tracking(settings.tracking_uri, settings.experiment, settings.artifact_location)
+    registry = Registry(settings.tracking_uri, settings.experiment, settings.artifact_location)
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=err_console, transient=True) as progress:
-        task = progress.add_task("training", total=None)
-        def step(model: str) -> Callable[[str], None]:
-            return lambda message: progress.update(task, description=f"{model}: {message}")
+        bar = progress.add_task("training", total=None)
 
-        try:
-            result = train_late_payment_model(loaded, valid_from=valid_date, config=config,
-                                              tracking=tracking, progress=step("late payment"))
-        except ValueError as exc:
-            fail(str(exc))
-        others = {}
-        for key, trainer in (("collections", train_collections_model),
-                             ("serious_delinquency", train_serious_delinquency_model)):
-            try:
-                others[key] = trainer(loaded, valid_from=valid_date, config=config,
-                                      tracking=tracking, progress=step(key)).summary()
-            except ValueError as exc:
-                others[key] = {"error": str(exc)}
-    if predictions_out is not None:
-        with atomic_file(predictions_out) as temporary:
-            result.predictions.to_parquet(temporary, index=False)
-    summary = result.summary()
-    show_training(summary, result.comparison.to_dict("records"))
-    show_other_models(others)
+        def step(model):  # noqa: ANN001, ANN202 (a ModelTask; its module loads late)
+            return lambda message: progress.update(bar, description=f"{model.name}: {message}")
+
+        results = train_tasks(loaded, valid_from=valid_date, config=config, registry=registry,
+                              progress=step, force=force)
+    summaries = {}
+    for result in results:
+        if isinstance(result, TaskFailure):
+            show_training_failure(result.task.name, result.error)
+            summaries[result.task.key] = {"model_name": result.task.name, "error": result.error}
+            continue
+        summaries[result.task.key] = result.summary()
+        show_training(result.task.key, summaries[result.task.key])
+        if result.task is LATE_PAYMENT and predictions_out is not None:
+            with atomic_file(predictions_out) as temporary:
+                result.predictions.to_parquet(temporary, index=False)
+    failed = [r.task.name for r in results if isinstance(r, TaskFailure)]
     if json_output:
-        print(json.dumps({**summary, **others}, sort_keys=True))
+        print(json.dumps({**summaries, "failed": failed}, sort_keys=True))
+    if failed:
+        fail(f"{', '.join(failed)} failed to train; no champion was changed")
 
 
 @app.command("import")
@@ -235,6 +239,7 @@ app.add_typer(decisions.backtest_app, name="backtest")
 app.command()(monitor.monitor)
 app.command()(kpis.kpis)
 app.command()(serve.serve)
+app.add_typer(models.models_app, name="models")
 
 if __name__ == "__main__":
     app()

@@ -56,9 +56,9 @@ def portfolio_for(ledger_path: Path, as_of: dt.date, settings: Settings):  # noq
 
 
 def _tracking(settings: Settings):  # noqa: ANN202
-    from training.tracking import Tracking
+    from training.registry import Registry
 
-    return Tracking(settings.tracking_uri, settings.experiment, settings.artifact_location)
+    return Registry(settings.tracking_uri, settings.experiment, settings.artifact_location)
 
 
 def _model_names() -> dict[str, str]:
@@ -74,14 +74,9 @@ def _model_names() -> dict[str, str]:
 def champion_versions(settings: Settings) -> dict[str, str]:
     """Model name -> version of the current champions, without loading them; exit 1 naming
     a model that has none."""
-    from mlflow import MlflowClient
-
-    from serving.champions import champion_version
-
-    tracking = _tracking(settings)
-    client = MlflowClient(tracking.tracking_uri)
+    registry = _tracking(settings)
     try:
-        return {name: str(champion_version(client, name, tracking).version)
+        return {name: str(registry.champion_version(name).version)
                 for name in _model_names().values()}
     except LookupError as exc:
         fail(str(exc))

@@ -65,22 +65,50 @@ def show_ledger_errors(error: LedgerValidationError) -> None:
     err_console.print(str(error), markup=False, highlight=False, soft_wrap=True)
 
 
-def show_training(summary: dict, comparison_rows: list[dict]) -> None:
-    """Print the model's validation metrics beside the baselines, and the registry decision."""
-    table = Table(title="Out-of-time validation (invoices at issue)", title_justify="left")
+METRIC_COLUMNS = ("auc", "pr_auc", "brier", "log_loss", "ece", "lift_top_decile")
+
+
+def show_training(key: str, summary: dict) -> None:
+    """A trained model's validation metrics beside its baselines', and the gate's decision."""
+    table = Table(title=f"{summary['model_name']}: out-of-time validation", title_justify="left")
     table.add_column("model")
-    for metric in ("auc", "pr_auc", "brier", "log_loss", "ece", "lift_top_decile"):
+    for metric in METRIC_COLUMNS:
         table.add_column(metric, justify="right")
-    for row in comparison_rows:
-        table.add_row(row["model"], *(f"{row[m]:.4f}" for m in
-                                      ("auc", "pr_auc", "brier", "log_loss", "ece",
-                                       "lift_top_decile")))
+    rows = {"model": summary, **summary["baselines"]}
+    for name, row in rows.items():
+        table.add_row(name, *(_metric(row.get(m)) for m in METRIC_COLUMNS))
     console.print(table)
-    console.print(f"{summary['n_train']:,} training examples, {summary['n_valid']:,} validation "
-                  f"invoices; MLflow run {summary['run_id']}", highlight=False)
-    verdict = "promoted to champion" if summary["promoted"] else "kept as challenger"
+    console.print(f"{summary['n_train']:,} training and {summary['n_valid']:,} validation "
+                  f"examples; MLflow run {summary['run_id']}", highlight=False)
+    verdict = "promoted to champion" if summary["promoted"] else "not promoted (challenger)"
     console.print(f"{summary['model_name']} v{summary['model_version']} {verdict}: "
-                  f"{summary['promotion_reason']}", highlight=False)
+                  f"{summary['promotion_reason']}", markup=False, highlight=False)
+
+
+def show_training_failure(name: str, error: str) -> None:
+    """A model that could not be trained, and why (stderr)."""
+    err_console.print(f"{name} not trained: {error}", markup=False, highlight=False,
+                      soft_wrap=True)
+
+
+def show_model_versions(name: str, versions: list[dict]) -> None:
+    """A registered model's versions: aliases, validation metrics, gate, ledger, dates."""
+    table = Table(title=f"{name}: {len(versions)} versions", title_justify="left")
+    for column in ("version", "aliases", "auc", "brier", "best baseline auc", "valid from",
+                   "ledger", "created", "gate"):
+        table.add_column(column, overflow="fold",
+                         justify="right" if column in ("auc", "brier") else "left")
+    for v in versions:
+        metrics = v["validation_metrics"]
+        table.add_row(v["version"], ", ".join(v["aliases"]), _metric(metrics.get("auc")),
+                      _metric(metrics.get("brier")), _metric(v["best_baseline_auc"]),
+                      v["valid_from"] or "", (v["ledger_customers"] or "")[:12],
+                      v["created"] or "", v["promotion_reason"] or "")
+    console.print(table)
+
+
+def _metric(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
 
 
 def show_feature_catalog(rows: list[dict[str, str]]) -> None:
@@ -181,16 +209,3 @@ def show_backtest(title: str, figures: dict) -> None:
         shown = f"{value:.4f}" if isinstance(value, float) else str(value)
         table.add_row(key, shown)
     console.print(table)
-
-
-def show_other_models(summaries: dict[str, dict]) -> None:
-    """One line per further model: its validation metrics and registry decision, or why not."""
-    for key, summary in summaries.items():
-        if "error" in summary:
-            err_console.print(f"{key} model not trained: {summary['error']}", markup=False,
-                              highlight=False)
-            continue
-        verdict = "promoted to champion" if summary["promoted"] else "kept as challenger"
-        console.print(f"{key}: AUC {summary['auc']:.4f}, Brier {summary['brier']:.4f}, "
-                      f"ECE {summary['ece']:.4f} on {summary['n_valid']:,} validation examples; "
-                      f"v{summary['model_version']} {verdict}", highlight=False)

@@ -16,20 +16,23 @@ HISTORY_FEATURES = (
 """The handful of history features the logistic-regression baseline uses."""
 
 
-def late_share_baseline(train: pd.DataFrame, frame: pd.DataFrame) -> np.ndarray:
-    """The customer's historical share paid late; the training late rate when it has none."""
-    fallback = float(train["late"].mean())
+def late_share_baseline(
+    train: pd.DataFrame, frame: pd.DataFrame, label: str = "late"
+) -> np.ndarray:
+    """The customer's historical share paid late; the training rate of `label` when it has
+    none."""
+    fallback = float(train[label].mean())
     return frame["late_share_all"].fillna(fallback).to_numpy(dtype=float)
 
 
-def fit_logistic_baseline(train: pd.DataFrame, seed: int) -> Pipeline:
+def fit_logistic_baseline(train: pd.DataFrame, seed: int, label: str = "late") -> Pipeline:
     """Logistic regression on `HISTORY_FEATURES`, missing values imputed and flagged."""
     pipeline = make_pipeline(
         SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True),
         StandardScaler(),
         LogisticRegression(max_iter=2000, random_state=seed),
     )
-    return pipeline.fit(train[list(HISTORY_FEATURES)], train["late"].astype(int))
+    return pipeline.fit(train[list(HISTORY_FEATURES)], train[label].astype(int))
 
 
 def logistic_baseline(pipeline: Pipeline, frame: pd.DataFrame) -> np.ndarray:

@@ -6,7 +6,7 @@ A, what will NOT be paid anyway within the next `horizon_days` (30)? That probab
 the open amount is the amount at risk the worklist ranks by.
 
 Examples: `build_snapshot` at periodic as-of dates A (every open invoice, overdue or not),
-label `late` := not settled by A + horizon (the settlement date of `invoice_settlements`, the
+label `unpaid_30d` := not settled by A + horizon (the settlement date of `invoice_settlements`, the
 first day payments plus credit notes cover the amount, is on or after A + horizon, or there
 is none). An example is matured as of a cut-off C when A + horizon <= C: its label then uses
 only facts dated before C. Out of time, given `valid_from` V and the ledger's end E: training
@@ -14,7 +14,8 @@ as of dates with A + horizon <= V (labels from facts before V), validation as of
 [V, E - horizon] (labels from facts before E).
 
 `collections_training_set` + `fit_collections_model` run without MLflow (the back-test uses
-them); `train_collections_model` adds evaluation, the MLflow run and the registry rule.
+them); `collections_task_examples` feeds the task (`training.tasks.COLLECTIONS`) that trains,
+judges and registers the model (`training.trainer`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import mlflow
 import numpy as np
 import pandas as pd
 
@@ -31,21 +31,13 @@ from features import build_snapshot, invoice_settlements
 from ledger.loader import Ledger
 from ledger.summary import ledger_end
 from models.risk_model import RiskModel
-from training import plots
-from training.baselines import fit_logistic_baseline, late_share_baseline, logistic_baseline
 from training.config import TrainingConfig
-from training.evaluation import age_band, binary_metrics, compare_models, segment_metrics
-from training.examples import ExampleSet, snapshot_dates
+from training.examples import ExampleSet, TaskExamples, snapshot_dates
 from training.fit import fit_risk_model
-from training.tracking import (
-    Tracking,
-    TrainingRun,
-    log_comparison,
-    log_run_context,
-    publish_model,
-)
 
 COLLECTIONS_MODEL_NAME = "collections-risk"
+LABEL = "unpaid_30d"
+"""The label: still unpaid `HORIZON_DAYS` after the as-of date."""
 HORIZON_DAYS = 30
 """Days after the as-of date by which an open invoice counts as paid."""
 
@@ -69,7 +61,8 @@ def unpaid_labels(
 def collections_examples(
     ledger: Ledger, dates: list[dt.date], *, cutoff: dt.date, horizon_days: int = HORIZON_DAYS,
 ) -> ExampleSet:
-    """Open invoices as of each of `dates` with label `late` (unpaid `horizon_days` later).
+    """Open invoices as of each of `dates` with label `unpaid_30d` (unpaid `horizon_days`
+    later).
 
     Labels use only facts dated before `cutoff`; dates whose label has not matured by then
     (date + horizon > cutoff) are left out and counted.
@@ -82,17 +75,17 @@ def collections_examples(
             counts["dates_immature_left_out"] += 1
             continue
         snapshot = build_snapshot(ledger, day)
-        snapshot["late"] = unpaid_labels(settlements, snapshot["invoice_id"], day,
+        snapshot[LABEL] = unpaid_labels(settlements, snapshot["invoice_id"], day,
                                          horizon_days=horizon_days)
         frames.append(snapshot)
         counts["dates"] += 1
     if not frames:
         return ExampleSet(pd.DataFrame(), counts)
     frame = pd.concat(frames, ignore_index=True)
-    frame["late"] = frame["late"].astype(bool)
+    frame[LABEL] = frame[LABEL].astype(bool)
     frame = frame.sort_values(["as_of", "invoice_id"], kind="stable").reset_index(drop=True)
     counts["rows"] = len(frame)
-    counts["unpaid"] = int(frame["late"].sum())
+    counts["unpaid"] = int(frame[LABEL].sum())
     return ExampleSet(frame, counts)
 
 
@@ -123,11 +116,8 @@ def fit_collections_model(
 ) -> tuple[RiskModel, dict]:
     """LightGBM on collections examples (`fit_risk_model`: early stopping and calibration on
     the latest dates); refuses sets without both outcomes or with a single date."""
-    _check_examples(examples.frame, "training")
-    if examples.frame["as_of"].nunique() < 2:
-        raise ValueError("collections training needs at least two as-of dates; lower "
-                         "snapshot_every_days or move the date later")
-    model, info = fit_risk_model(examples.frame, config)
+    _check_training(examples.frame)
+    model, info = fit_risk_model(examples.frame.rename(columns={LABEL: "late"}), config)
     model.metadata.update(target=f"unpaid {HORIZON_DAYS} days after the as-of date")
     return model, info
 
@@ -162,50 +152,25 @@ def build_collections_examples(
     return CollectionsSplit(train, valid, valid_from, end)
 
 
-@dataclass(kw_only=True)
-class CollectionsTrainingResult(TrainingRun):
-    """A collections training run; predictions `as_of`, `invoice_id`, `p_unpaid_30d`, `late`."""
-
-    model_name = COLLECTIONS_MODEL_NAME
-
-    comparison: pd.DataFrame
-    """Model and baselines on the same validation examples."""
-
-
-def train_collections_model(
-    ledger: Ledger, *, valid_from: dt.date, config: TrainingConfig, tracking: Tracking,
-    progress: Progress | None = None,
-) -> CollectionsTrainingResult:
-    """Train, evaluate out of time, log to MLflow, register `collections-risk` as challenger
-    and promote it to champion only if it beats the champion on the same validation rows."""
-    step = progress or (lambda _message: None)
-    step("building collections examples")
+def collections_task_examples(
+    ledger: Ledger, valid_from: dt.date, config: TrainingConfig
+) -> TaskExamples:
+    """The collections task's examples: `build_collections_examples`, checked."""
     split = build_collections_examples(ledger, valid_from=valid_from, config=config)
-    train, valid = split.train.frame, split.valid.frame
-    _check_examples(valid, "validation")
-    step("fitting LightGBM")
-    model, fit_info = fit_collections_model(split.train, config)
-    step("evaluating")
-    valid = valid.assign(p_unpaid_30d=model.predict_proba(valid))
-    labels = valid["late"].to_numpy(dtype=int)
-    scores = {"lightgbm": valid["p_unpaid_30d"].to_numpy(),
-              "late_share": late_share_baseline(train, valid),
-              "logistic": logistic_baseline(fit_logistic_baseline(train, config.seed), valid)}
-    comparison = compare_models(labels, scores)
-    metrics = binary_metrics(labels, scores["lightgbm"])
-    step("logging to MLflow")
-    tracking.activate()
-    with mlflow.start_run(run_name=f"collections valid_from={valid_from}") as run:
-        _log_run(ledger, split, config, fit_info, comparison, valid, model)
-        _log_plots(model, valid, labels, scores)
-        step("registering")
-        promotion = publish_model(COLLECTIONS_MODEL_NAME, model, valid, labels, metrics,
-                                  run.info.run_id)
-    predictions = valid[["as_of", "invoice_id", "p_unpaid_30d", "late"]].reset_index(drop=True)
-    return CollectionsTrainingResult(metrics=metrics, comparison=comparison,
-                                     n_train=len(train), n_valid=len(valid),
-                                     run_id=run.info.run_id, promotion=promotion,
-                                     predictions=predictions, model=model)
+    _check_training(split.train.frame)
+    _check_examples(split.valid.frame, "validation")
+    return TaskExamples(
+        train=split.train.frame, valid=split.valid.frame, trained_before=valid_from,
+        valid_from=valid_from, counts={"train": split.train.counts, "valid": split.valid.counts},
+        params={"valid_from": str(valid_from), "valid_to": str(split.end),
+                "horizon_days": HORIZON_DAYS})
+
+
+def _check_training(frame: pd.DataFrame) -> None:
+    _check_examples(frame, "training")
+    if frame["as_of"].nunique() < 2:
+        raise ValueError("collections training needs at least two as-of dates; lower "
+                         "snapshot_every_days or move the date later")
 
 
 def _check_examples(frame: pd.DataFrame, name: str) -> None:
@@ -213,46 +178,5 @@ def _check_examples(frame: pd.DataFrame, name: str) -> None:
         raise ValueError(f"the {name} window of the collections model is empty: no open "
                          f"invoice at its as-of dates has an outcome {HORIZON_DAYS} days later "
                          "known; move --valid-from")
-    if frame["late"].nunique() < 2:
+    if frame[LABEL].nunique() < 2:
         raise ValueError(f"{name} examples of the collections model have a single outcome")
-
-
-def _log_run(
-    ledger: Ledger, split: CollectionsSplit, config: TrainingConfig, fit_info: dict,
-    comparison: pd.DataFrame, valid: pd.DataFrame, model: RiskModel,
-) -> None:
-    log_run_context(ledger, COLLECTIONS_MODEL_NAME, model, config_params=config.model_dump(),
-                    fit_info=fit_info,
-                    counts={"train": split.train.counts, "valid": split.valid.counts},
-                    valid_from=str(split.valid_from), valid_to=str(split.end),
-                    horizon_days=HORIZON_DAYS)
-    log_comparison(comparison)
-    segments = segment_metrics(
-        valid.assign(age_band=age_band(valid["age_days"]),
-                     overdue=np.where(valid["days_past_due"] > 0, "overdue", "not due"),
-                     late=valid["late"].astype(int)),
-        label="late", score="p_unpaid_30d", by=["country", "age_band", "overdue"])
-    mlflow.log_table(segments, "evaluation/segments.json")
-    mlflow.log_table(comparison, "evaluation/model_comparison.json")
-
-
-def _log_plots(
-    model: RiskModel, valid: pd.DataFrame, labels: np.ndarray, scores: dict[str, np.ndarray],
-) -> None:
-    sample = valid.sample(n=min(len(valid), 2000), random_state=0)
-    gains = model.booster.feature_importance(importance_type="gain")
-    title = "Calibration: predicted vs observed share unpaid 30 days later"
-    figures = {
-        "roc.png": plots.roc_plot(labels, scores),
-        "calibration.png": plots.calibration_plot(labels, scores["lightgbm"], title=title),
-        "feature_importance.png": plots.feature_importance_plot(model.features, gains,
-                                                                xlabel="Total gain"),
-        "score_distribution.png": plots.score_distribution_plot(
-            labels, scores["lightgbm"], title="Scores of invoices unpaid and paid in 30 days"),
-        "contribution_summary.png": plots.contribution_summary_plot(
-            model.contributions(sample).to_numpy(), model.features,
-            title="What drives the unpaid-in-30-days scores"),
-    }
-    for name, figure in figures.items():
-        mlflow.log_figure(figure, f"plots/{name}")
-

@@ -33,6 +33,39 @@ class LightGBMParams(BaseModel):
     """Threads; fixed so that results do not depend on the machine's core count."""
 
 
+class GateConfig(BaseModel):
+    """When a newly trained version becomes champion (`o2c train`)."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    auc_margin: float = Field(0.005, ge=0, le=1)
+    """It must beat the best baseline's validation AUC by at least this much."""
+    brier_margin: float = Field(0.0, ge=0, le=1)
+    """Its validation Brier score may exceed the best baseline's by at most this much."""
+    min_outcomes: int = Field(30, ge=1)
+    """Validation examples needed of each outcome (e.g. late and on time) to judge it."""
+    same_ledger_share: float = Field(0.5, gt=0, le=1)
+    """A champion counts as trained on this ledger when this ledger holds at least this share
+    of its customers; else it is replaced only with `--force`."""
+
+
+class CandidatesConfig(BaseModel):
+    """How the model family is chosen: candidates scored by rolling-origin cross-validation
+    inside the training period (`training.candidates`)."""
+
+    model_config = ConfigDict(extra="forbid", use_attribute_docstrings=True)
+
+    folds: int = Field(4, ge=1, le=10)
+    """Folds; each trains on earlier dates and scores the next slice of dates."""
+    scored_share: float = Field(0.5, gt=0, lt=1)
+    """The latest share of training examples (by date) the folds score, in equal slices."""
+    max_fold_rows: int = Field(60_000, ge=1000)
+    """A fold trains on at most this many rows (seeded sample), which bounds the time
+    cross-validation takes on large ledgers."""
+    linear_c: tuple[float, ...] = Field((0.01, 1.0), min_length=1)
+    """Inverse L2 strengths of the logistic-regression candidates on every input."""
+
+
 class TrainingConfig(BaseModel):
     """How examples are built and the model is fitted."""
 
@@ -58,3 +91,7 @@ class TrainingConfig(BaseModel):
     """Seed for LightGBM; the same ledger, configuration and seed give the same model."""
     lightgbm: LightGBMParams = Field(default_factory=LightGBMParams)
     """Booster settings."""
+    gate: GateConfig = Field(default_factory=GateConfig)
+    """The promotion gate."""
+    candidates: CandidatesConfig = Field(default_factory=CandidatesConfig)
+    """The candidate models and their cross-validation."""

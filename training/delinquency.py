@@ -19,27 +19,17 @@ month starts A <= A_v - 365 days (labels known before A_v), at least 90 days int
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass
 
-import mlflow
-import numpy as np
 import pandas as pd
 
 from features import build_customer_features, invoice_settlements
 from ledger.loader import Ledger
 from ledger.summary import ledger_end
 from models.risk_model import RiskModel
-from training import plots
 from training.config import TrainingConfig
-from training.evaluation import binary_metrics
+from training.examples import TaskExamples
 from training.fit import fit_risk_model
-from training.tracking import (
-    Tracking,
-    TrainingRun,
-    log_run_context,
-    publish_model,
-)
 
 SERIOUS_MODEL_NAME = "serious-delinquency"
 HORIZON_DAYS = 365
@@ -50,9 +40,6 @@ WARMUP_DAYS = 90
 """The earliest training as-of date is at least this many days into the ledger."""
 MIN_EXAMPLES = 200
 """Fewer training examples than this (or fewer than 10 of either outcome) is an error."""
-HEADLINE = ("auc", "pr_auc", "brier", "log_loss", "ece", "lift_top_decile", "base_rate")
-
-Progress = Callable[[str], None]
 
 
 # --------------------------------------------------------------------------- dates
@@ -175,10 +162,9 @@ def check_examples(examples: CustomerExamples, name: str) -> None:
 # --------------------------------------------------------------------------- fitting
 
 
-def fit_serious_model(
-    ledger: Ledger, *, cutoff: dt.date, config: TrainingConfig
-) -> tuple[RiskModel, dict, CustomerExamples]:
-    """Fit on monthly as-of dates whose 12-month labels are known before `cutoff` (no MLflow)."""
+def training_examples(ledger: Ledger, cutoff: dt.date) -> CustomerExamples:
+    """Training rows as of the monthly dates whose 12-month labels are known before `cutoff`,
+    checked."""
     first = ledger.scalar("SELECT min(issue_date) FROM invoices")
     if first is None:
         raise ValueError("the ledger has no invoices")
@@ -190,101 +176,44 @@ def fit_serious_model(
             "(at least 90 days of history first); three monthly dates are needed")
     examples = customer_examples(ledger, dates, cutoff=cutoff)
     check_examples(examples, "training")
+    return examples
+
+
+def serious_task_examples(
+    ledger: Ledger, valid_from: dt.date, config: TrainingConfig
+) -> TaskExamples:
+    """The task's examples: validation as of A_v (`validation_date`), training before it."""
+    end = ledger_end(ledger)
+    if end is None:
+        raise ValueError("the ledger has no dated facts")
+    valid_as_of = validation_date(valid_from, end)
+    valid = customer_examples(ledger, [valid_as_of], cutoff=end)
+    check_examples(valid, "validation")
+    train = training_examples(ledger, valid_as_of)
+    return TaskExamples(
+        train=train.frame, valid=valid.frame, trained_before=valid_as_of,
+        valid_from=valid_as_of, counts={"train": train.counts, "valid": valid.counts},
+        params={"valid_from": str(valid_from), "valid_as_of": str(valid_as_of),
+                "train_as_of_first": str(train.dates[0]),
+                "train_as_of_last": str(train.dates[-1]), "horizon_days": HORIZON_DAYS,
+                "serious_dpd": SERIOUS_DPD})
+
+
+def fit_serious_model(
+    ledger: Ledger, *, cutoff: dt.date, config: TrainingConfig
+) -> tuple[RiskModel, dict, CustomerExamples]:
+    """Fit on monthly as-of dates whose 12-month labels are known before `cutoff` (no MLflow)."""
+    examples = training_examples(ledger, cutoff)
     model, info = fit_risk_model(examples.frame.rename(columns={"serious": "late"}),
-                                 _inner_share_for(config, len(dates)))
+                                 inner_share_for(config, examples.frame))
     model.metadata.update(target="serious delinquency (90+ days past due) within 365 days",
                           trained_before=str(cutoff))
     return model, info, examples
 
 
-def _inner_share_for(config: TrainingConfig, n_dates: int) -> TrainingConfig:
+def inner_share_for(config: TrainingConfig, train: pd.DataFrame) -> TrainingConfig:
     """With few monthly dates, widen the inner (early stopping, calibration) slice so that
     it holds at least the latest date (at most 45% of the rows)."""
+    n_dates = train["as_of"].nunique()
     share = min(0.45, max(config.inner_valid_share, 1.05 / n_dates))
     return config.model_copy(update={"inner_valid_share": share})
-
-
-# --------------------------------------------------------------------------- MLflow run
-
-
-@dataclass(kw_only=True)
-class DelinquencyTrainingResult(TrainingRun):
-    """A serious-delinquency training run; predictions `customer_id`, `as_of`, `p_serious`,
-    `serious`."""
-
-    model_name = SERIOUS_MODEL_NAME
-    summary_metrics = ("auc", "pr_auc", "brier", "ece", "base_rate")
-
-    valid_as_of: dt.date
-
-    def summary(self) -> dict:
-        """`TrainingRun.summary` and the validation as-of date."""
-        return {**super().summary(), "valid_as_of": str(self.valid_as_of)}
-
-
-def train_serious_delinquency_model(
-    ledger: Ledger, *, valid_from: dt.date, config: TrainingConfig, tracking: Tracking,
-    progress: Progress | None = None,
-) -> DelinquencyTrainingResult:
-    """Train out of time, evaluate, log to MLflow, register `serious-delinquency`."""
-    step = progress or (lambda _message: None)
-    end = ledger_end(ledger)
-    if end is None:
-        raise ValueError("the ledger has no dated facts")
-    valid_as_of = validation_date(valid_from, end)
-    step("building validation examples")
-    valid = customer_examples(ledger, [valid_as_of], cutoff=end)
-    check_examples(valid, "validation")
-    step("fitting LightGBM")
-    model, fit_info, train = fit_serious_model(ledger, cutoff=valid_as_of, config=config)
-    step("evaluating")
-    frame = valid.frame
-    labels = frame["serious"].to_numpy(dtype=int)
-    scores = model.predict_proba(frame)
-    baseline = _late_share_baseline(frame)
-    metrics = binary_metrics(labels, scores)
-    step("logging to MLflow")
-    tracking.activate()
-    with mlflow.start_run(run_name=f"serious-delinquency as_of={valid_as_of}") as run:
-        log_run_context(
-            ledger, SERIOUS_MODEL_NAME, model, config_params=config.model_dump(),
-            fit_info=fit_info, counts={"train": train.counts, "valid": valid.counts},
-            valid_from=str(valid_from), valid_as_of=str(valid_as_of),
-            train_as_of_first=str(train.dates[0]), train_as_of_last=str(train.dates[-1]),
-            horizon_days=HORIZON_DAYS, serious_dpd=SERIOUS_DPD)
-        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if np.isfinite(v)})
-        base_metrics = binary_metrics(labels, baseline)
-        mlflow.log_metrics({f"baseline_late_share_{k}": float(base_metrics[k])
-                            for k in HEADLINE if np.isfinite(base_metrics[k])})
-        _log_plots(model, labels, scores, baseline)
-        step("registering")
-        promotion = publish_model(SERIOUS_MODEL_NAME, model, frame[model.features], labels,
-                                  metrics, run.info.run_id)
-    predictions = frame[["customer_id", "as_of"]].assign(p_serious=scores,
-                                                        serious=frame["serious"].to_numpy())
-    return DelinquencyTrainingResult(metrics=metrics, n_train=len(train.frame),
-                                     n_valid=len(frame), run_id=run.info.run_id,
-                                     promotion=promotion,
-                                     predictions=predictions.reset_index(drop=True),
-                                     model=model, valid_as_of=valid_as_of)
-
-
-def _late_share_baseline(frame: pd.DataFrame) -> np.ndarray:
-    """The rule of thumb: the customer's share of invoices paid late (0 without history)."""
-    return frame["late_share_all"].fillna(0.0).to_numpy(dtype=float)
-
-
-def _log_plots(model: RiskModel, labels: np.ndarray, scores: np.ndarray,
-               baseline: np.ndarray) -> None:
-    gains = model.booster.feature_importance(importance_type="gain")
-    figures = {
-        "roc.png": plots.roc_plot(labels, {"lightgbm": scores, "late_share": baseline},
-                                  title="ROC curve: ranking customers by serious delinquency"),
-        "calibration.png": plots.calibration_plot(
-            labels, scores, title="Calibration: predicted vs observed serious delinquency"),
-        "feature_importance.png": plots.feature_importance_plot(model.features, gains,
-                                                                xlabel="Total gain"),
-    }
-    for name, figure in figures.items():
-        mlflow.log_figure(figure, f"plots/{name}")
-

@@ -44,6 +44,23 @@ class ExampleSet:
     """Rows considered and left out, by reason (logged with the run)."""
 
 
+@dataclass
+class TaskExamples:
+    """A model task's out-of-time examples (`training.tasks`), each frame with its label."""
+
+    train: pd.DataFrame
+    """Rows the model is fitted on: facts dated before `trained_before` only."""
+    valid: pd.DataFrame
+    """Rows it is judged on, from `valid_from` on (labels known by the ledger's end)."""
+    trained_before: dt.date
+    """Every fact the training rows (features and labels) use is dated before this day."""
+    valid_from: dt.date
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Rows considered and left out, by split and reason (logged with the run)."""
+    params: dict[str, object] = field(default_factory=dict)
+    """What else identifies the examples (windows, horizon), logged as run parameters."""
+
+
 def invoice_outcomes(ledger: Ledger, *, known_before: dt.date) -> pd.DataFrame:
     """Per invoice issued before `known_before`: due date and settlement date if settled by then.
 

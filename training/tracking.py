@@ -1,70 +1,32 @@
-"""MLflow: where runs go, what identifies the data, how models are stored and read (data only,
-never code), and the champion/challenger registry rule."""
+"""What a training run logs to MLflow: parameters, data fingerprints, metrics beside the
+baselines, and the model as data (never code). The registry itself is `training.registry`."""
 
 from __future__ import annotations
 
 import hashlib
-import os
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import ClassVar
 
-import lightgbm as lgb
 import mlflow
 import numpy as np
 import pandas as pd
-from mlflow import MlflowClient
-from mlflow.environment_variables import MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR
-from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
 from ledger.loader import Ledger
 from ledger.schema import TABLES
 from models.pyfunc import DATA_FOLDER, LOADER_MODULE
 from models.risk_model import RiskModel
-from training.evaluation import binary_metrics
-
-CHAMPION = "champion"
-CHALLENGER = "challenger"
-
-ChampionScorer = Callable[[RiskModel], tuple[float, float]]
-"""Scores a model on the new model's validation examples: (AUC, Brier)."""
+from training.registry import Registry
 
 MODEL_REQUIREMENTS = [f"{package}=={metadata.version(package)}"
                       for package in ("mlflow", "lightgbm", "numpy", "pandas")]
 """What a logged model needs besides this package (which holds its loader): stated rather
 than inferred, which would load the model again in a subprocess."""
 
-STORED_DATA = (f"data/{DATA_FOLDER}", f"artifacts/{DATA_FOLDER}")
-"""Where a logged model keeps its data folder: `data/` (logged with `loader_module`), or
-`artifacts/` in versions logged earlier as models from code (only their data is read)."""
-
-
-@dataclass(frozen=True)
-class Tracking:
-    """Where MLflow keeps runs and models."""
-
-    tracking_uri: str
-    experiment: str = "o2c-risk"
-    artifact_location: str | None = None
-    """Artifact root for a new experiment (beside a SQLite store); None = MLflow's default."""
-
-    def activate(self) -> str:
-        """Point MLflow at this store and experiment (creating it); return the experiment id."""
-        mlflow.set_tracking_uri(self.tracking_uri)
-        existing = mlflow.get_experiment_by_name(self.experiment)
-        if existing is not None:
-            experiment_id = existing.experiment_id
-        else:
-            experiment_id = mlflow.create_experiment(self.experiment,
-                                                     artifact_location=self.artifact_location)
-        mlflow.set_experiment(experiment_id=experiment_id)
-        return experiment_id
+Tracking = Registry
+"""The name `Registry` had before issue 13 (where runs go is where models are registered)."""
 
 
 def ledger_fingerprint(ledger: Ledger) -> dict[str, str]:
@@ -94,105 +56,6 @@ def git_commit() -> str:
                               timeout=10).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
-
-
-@dataclass(frozen=True)
-class Promotion:
-    """The registry decision for a new model version."""
-
-    version: str
-    promoted: bool
-    reason: str
-    champion_version: str | None = None
-    champion_auc: float | None = None
-    champion_brier: float | None = None
-
-
-def register_and_promote(
-    model_name: str, model_uri: str, *, auc: float, brier: float,
-    score_champion: ChampionScorer, run_id: str,
-) -> Promotion:
-    """Register the logged model as `challenger`; make it `champion` if it beats the champion.
-
-    `score_champion(model) -> (auc, brier)` re-scores the current champion on the same
-    validation examples as the new model, so the two are compared on one window.
-    """
-    client = MlflowClient()
-    version = mlflow.register_model(model_uri, model_name, tags={"run_id": run_id}).version
-    client.set_registered_model_alias(model_name, CHALLENGER, version)
-    try:
-        champion = client.get_model_version_by_alias(model_name, CHAMPION)
-    except MlflowException:
-        champion = None
-    if champion is None:
-        client.set_registered_model_alias(model_name, CHAMPION, version)
-        return Promotion(version, True, "no champion yet")
-    try:
-        champ_auc, champ_brier = score_champion(load_risk_model(model_name, str(champion.version)))
-    except (MlflowException, LookupError, ValueError) as exc:
-        return Promotion(version, False, f"champion v{champion.version} could not be scored on "
-                         f"this validation window ({exc}); kept it", champion.version)
-    better = auc > champ_auc and brier < champ_brier
-    verdict = "beats" if better else "does not beat"
-    reason = (f"AUC {auc:.4f} vs {champ_auc:.4f}, Brier {brier:.4f} vs {champ_brier:.4f}: "
-              f"{verdict} champion v{champion.version}")
-    if better:
-        client.set_registered_model_alias(model_name, CHAMPION, version)
-    return Promotion(version, better, reason, champion.version, champ_auc, champ_brier)
-
-
-def model_scorer(frame: pd.DataFrame, labels: np.ndarray) -> ChampionScorer:
-    """A `score_champion` that scores `frame` against `labels`."""
-
-    def score(model: RiskModel) -> tuple[float, float]:
-        metrics = binary_metrics(labels, model.predict_proba(frame))
-        return metrics["auc"], metrics["brier"]
-
-    return score
-
-
-def load_risk_model(model_name: str, version: str) -> RiskModel:
-    """Read a registered model version's data into a `RiskModel` of the installed package.
-
-    Only `booster.txt` and `model.json` are read, copied to a temporary folder first: nothing
-    in the artifact store runs and nothing is written there, so a read-only store works.
-    Raises LookupError naming the version and the location when its data cannot be read.
-    """
-    root = MlflowClient().get_model_version_download_uri(model_name, version).rstrip("/")
-    where = f"version {version} of model {model_name!r} ({root})"
-    try:
-        for folder in STORED_DATA:
-            present = {Path(f.path).name
-                       for f in mlflow.artifacts.list_artifacts(f"{root}/{folder}")}
-            if present:
-                break
-        else:
-            raise LookupError(f"{where} holds no model data ({' or '.join(STORED_DATA)})")
-        missing = [name for name in RiskModel.FILES if name not in present]
-        if missing:
-            raise LookupError(f"{where} lacks {', '.join(missing)} in {folder}")
-        with tempfile.TemporaryDirectory() as local, _no_progress_bar():
-            for name in RiskModel.FILES:
-                mlflow.artifacts.download_artifacts(f"{root}/{folder}/{name}", dst_path=local)
-            return RiskModel.load(local)
-    except (MlflowException, OSError, ValueError, KeyError, TypeError,
-            lgb.basic.LightGBMError) as exc:
-        raise LookupError(f"{where}: cannot read its model data: {exc}") from exc
-
-
-@contextmanager
-def _no_progress_bar() -> Iterator[None]:
-    """MLflow's download progress bar off for a moment (it would print at every model load)."""
-    name = MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR.name
-    before = os.environ.get(name)
-    os.environ[name] = "false"
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = before
 
 
 def log_risk_model(model: RiskModel, examples: pd.DataFrame) -> mlflow.models.model.ModelInfo:
@@ -235,41 +98,16 @@ def flatten_params(values: dict, prefix: str = "") -> dict[str, object]:
     return flat
 
 
-@dataclass
-class TrainingRun:
-    """What every training run produced and decided; each trainer's result extends it."""
-
-    model_name: ClassVar[str]
-    summary_metrics: ClassVar[tuple[str, ...]] = ("auc", "brier", "ece")
-    """The validation metrics `summary` reports."""
-
-    metrics: dict[str, float]
-    """The model on its validation rows."""
-    n_train: int
-    n_valid: int
-    run_id: str
-    promotion: Promotion
-    predictions: pd.DataFrame
-    """The validation rows with the model's score and the label."""
-    model: RiskModel
-
-    def summary(self) -> dict:
-        """Headline metrics, sizes, run and registry decision, JSON-friendly (what the CLI
-        prints)."""
-        return {**{k: json_number(self.metrics[k]) for k in self.summary_metrics},
-                "n_train": self.n_train, "n_valid": self.n_valid, "run_id": self.run_id,
-                "model_name": self.model_name, "model_version": self.promotion.version,
-                "promoted": self.promotion.promoted, "promotion_reason": self.promotion.reason}
-
-
 def json_number(value: object) -> float | None:
     """A metric for JSON output: rounded, NaN as None."""
     number = float(value)
     return None if not np.isfinite(number) else round(number, 6)
 
 
-HEADLINE = ("auc", "pr_auc", "brier", "log_loss", "ece", "lift_top_decile")
+HEADLINE = ("auc", "pr_auc", "brier", "log_loss", "ece", "lift_top_decile", "base_rate")
 """The validation metrics every model reports, and baselines beside it."""
+MODEL_ROW = "model"
+"""The model's row in a comparison with its baselines."""
 
 
 def log_run_context(
@@ -293,21 +131,6 @@ def log_run_context(
 def log_comparison(comparison: pd.DataFrame) -> None:
     """Headline metrics of the model (`auc`) and of each baseline (`baseline_<name>_auc`)."""
     for _, row in comparison.iterrows():
-        prefix = "" if row["model"] == "lightgbm" else f"baseline_{row['model']}_"
+        prefix = "" if row["model"] == MODEL_ROW else f"baseline_{row['model']}_"
         mlflow.log_metrics({f"{prefix}{k}": float(row[k]) for k in HEADLINE
                             if np.isfinite(row[k])})
-
-
-def publish_model(
-    model_name: str, model: RiskModel, examples: pd.DataFrame, labels: np.ndarray,
-    metrics: dict[str, float], run_id: str,
-) -> Promotion:
-    """Log the model in the active run, register it as challenger, promote it if it beats the
-    champion on `examples`, and tag the run with the decision."""
-    logged = log_risk_model(model, examples)
-    promotion = register_and_promote(
-        model_name, logged.model_uri, auc=metrics["auc"], brier=metrics["brier"],
-        score_champion=model_scorer(examples, labels), run_id=run_id)
-    mlflow.set_tags({"model_version": promotion.version, "promoted": str(promotion.promoted),
-                     "promotion_reason": promotion.reason})
-    return promotion

@@ -1,0 +1,273 @@
+"""One trainer for every model task: examples -> fit -> baselines -> evaluation and plots ->
+MLflow run -> registered version (alias `challenger`) -> the promotion gate -> champion or not,
+with the decision and its reason logged on the run and the version, and returned.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import mlflow
+import numpy as np
+import pandas as pd
+
+from ledger.loader import Ledger
+from models.risk_model import RiskModel
+from training import plots
+from training.config import TrainingConfig
+from training.evaluation import binary_metrics, compare_models, segment_metrics
+from training.examples import TaskExamples
+from training.fingerprint import customers_fingerprint, customers_held, ledger_customers
+from training.fit import fit_risk_model
+from training.gate import ChampionCheck, Decision, judge
+from training.registry import Registry
+from training.tasks import TASKS, ModelTask
+from training.tracking import (
+    MODEL_ROW,
+    json_number,
+    log_comparison,
+    log_risk_model,
+    log_run_context,
+)
+
+Progress = Callable[[str], None]
+
+
+@dataclass(kw_only=True)
+class TrainingRun:
+    """What training one task produced and decided."""
+
+    task: ModelTask
+    metrics: dict[str, float]
+    """The model on its judged validation rows."""
+    comparison: pd.DataFrame
+    """The model (row `model`) and its baselines on the same validation rows."""
+    segments: pd.DataFrame
+    n_train: int
+    n_valid: int
+    run_id: str
+    version: str
+    decision: Decision
+    promoted: bool
+    """Whether the version became champion (the decision, unless promotion was held back)."""
+    predictions: pd.DataFrame
+    """The judged validation rows: the task's keys, its score and its label."""
+    model: RiskModel
+
+    def summary(self) -> dict:
+        """Headline metrics beside the baselines', sizes, run and registry decision,
+        JSON-friendly (what the CLI prints)."""
+        rows = {row["model"]: {k: json_number(row[k]) for k in self.task.headline}
+                for _, row in self.comparison.iterrows()}
+        return {**rows.pop(MODEL_ROW), "baselines": rows, "n_train": self.n_train,
+                "n_valid": self.n_valid, "run_id": self.run_id, "model_name": self.task.name,
+                "model_version": self.version, "promoted": self.promoted,
+                "gate_passed": self.decision.promote, "promotion_reason": self.decision.reason}
+
+
+def fit_model(
+    task: ModelTask, train: pd.DataFrame, config: TrainingConfig
+) -> tuple[RiskModel, dict]:
+    """The fit step of every task: LightGBM with early stopping and calibration on the latest
+    training dates (`fit_risk_model`), on the task's label."""
+    if task.fit_config is not None:
+        config = task.fit_config(config, train)
+    model, info = fit_risk_model(train.rename(columns={task.label: "late"}), config)
+    model.metadata.update(task=task.name, label=task.label)
+    return model, info
+
+
+def train_task(
+    task: ModelTask, ledger: Ledger, *, valid_from: dt.date, config: TrainingConfig,
+    registry: Registry, progress: Progress | None = None, force: bool = False,
+    promote: bool = True,
+) -> TrainingRun:
+    """Train `task` out of time, log and register it, and promote it if the gate says so.
+
+    `force` lets it replace a champion trained on another ledger; `promote=False` decides but
+    leaves the champion as it is (`train_tasks` promotes only when every task trained).
+    ValueError when the examples cannot give a model.
+    """
+    step = progress or (lambda _message: None)
+    step("building examples")
+    examples = task.build_examples(ledger, valid_from, config)
+    step("fitting")
+    model, fit_info = fit_model(task, examples.train, config)
+    step("evaluating")
+    valid = examples.valid.assign(**{task.score: model.predict_proba(examples.valid)})
+    judged = task.judged(valid)
+    labels = judged[task.label].to_numpy(dtype=int)
+    scores = {MODEL_ROW: judged[task.score].to_numpy()}
+    for baseline in task.baselines:
+        scores[baseline.name] = baseline.score(examples.train, judged, task.label, config)
+    comparison = compare_models(labels, scores)
+    metrics = binary_metrics(labels, scores[MODEL_ROW])
+    bands = task.segments.bands(valid).assign(**{task.label: valid[task.label].astype(int)})
+    segments = segment_metrics(bands, label=task.label, score=task.score,
+                               by=[c for c in task.segments.by if c in bands.columns])
+    customers = ledger_customers(ledger)
+    step("logging to MLflow")
+    with registry.start_run(f"{task.name} valid_from={valid_from}") as run:
+        run_id = run.info.run_id
+        _log_run(task, ledger, examples, config, fit_info, comparison, segments, valid, model)
+        _log_plots(task, model, judged, labels, scores)
+        step("registering")
+        logged = log_risk_model(model, judged)
+        version = str(registry.register(task.name, logged.model_uri, run_id=run_id,
+                                        model_id=logged.model_id,
+                                        tags=_version_tags(examples, customers)).version)
+        step("judging")
+        champion = _champion_check(task, registry, judged, customers)
+        decision = judge(comparison, outcomes=task.outcomes, champion=champion, force=force,
+                         config=config.gate)
+        promoted = decision.promote and promote
+        if promoted:
+            registry.promote(task.name, version, decision.reason)
+        log_decision(registry, task.name, version, decision, promoted)
+    predictions = judged[[*task.keys, task.score, task.label]].reset_index(drop=True)
+    return TrainingRun(task=task, metrics=metrics, comparison=comparison, segments=segments,
+                       n_train=len(examples.train), n_valid=len(judged), run_id=run_id,
+                       version=version, decision=decision, promoted=promoted,
+                       predictions=predictions, model=model)
+
+
+@dataclass(frozen=True)
+class TaskFailure:
+    """A task that could not be trained, and why."""
+
+    task: ModelTask
+    error: str
+
+
+def train_tasks(
+    ledger: Ledger, *, valid_from: dt.date, config: TrainingConfig, registry: Registry,
+    tasks: tuple[ModelTask, ...] = TASKS, progress: Callable[[ModelTask], Progress] | None = None,
+    force: bool = False,
+) -> list[TrainingRun | TaskFailure]:
+    """Train every task; promote the versions the gate passed only if no task failed (a
+    failure leaves every champion as it was, and says so on the versions)."""
+    results: list[TrainingRun | TaskFailure] = []
+    for task in tasks:
+        try:
+            results.append(train_task(task, ledger, valid_from=valid_from, config=config,
+                                      registry=registry, force=force, promote=False,
+                                      progress=progress(task) if progress else None))
+        except ValueError as exc:
+            results.append(TaskFailure(task, str(exc)))
+    failed = [r.task.name for r in results if isinstance(r, TaskFailure)]
+    for result in results:
+        if isinstance(result, TaskFailure) or not result.decision.promote:
+            continue
+        if failed:
+            held = Decision(False, f"{result.decision.reason}; not promoted because "
+                            f"{', '.join(failed)} failed to train", result.decision.checks)
+            result.decision = held
+            log_decision(registry, result.task.name, result.version, held, False,
+                         run_id=result.run_id)
+        else:
+            registry.promote(result.task.name, result.version, result.decision.reason)
+            result.promoted = True
+            log_decision(registry, result.task.name, result.version, result.decision, True,
+                         run_id=result.run_id)
+    return results
+
+
+def log_decision(
+    registry: Registry, name: str, version: str, decision: Decision, promoted: bool,
+    run_id: str | None = None,
+) -> None:
+    """The gate's decision as tags of the run (the active one, or `run_id`) and the version,
+    and its figures as `gate_*` metrics of the run."""
+    tags = {"model_version": version, "gate_passed": str(decision.promote),
+            "promoted": str(promoted), "promotion_reason": decision.reason}
+    metrics = {"gate_passed": float(decision.promote),
+               **{f"gate_{k}": float(v) for k, v in decision.checks.items() if np.isfinite(v)}}
+    client = registry.client
+    run_id = run_id or mlflow.active_run().info.run_id
+    for key, value in tags.items():
+        client.set_tag(run_id, key, value)
+    for key, value in metrics.items():
+        client.log_metric(run_id, key, value)
+    for key in ("gate_passed", "promotion_reason"):
+        client.set_model_version_tag(name, version, key, tags[key])
+
+
+def _version_tags(examples: TaskExamples, customers: list[str]) -> dict[str, str]:
+    """What the gate needs to know of a version later: its windows and its ledger."""
+    return {"trained_before": str(examples.trained_before),
+            "valid_from": str(examples.valid_from), **customers_fingerprint(customers)}
+
+
+def _champion_check(
+    task: ModelTask, registry: Registry, judged: pd.DataFrame, customers: list[str],
+) -> ChampionCheck | None:
+    """The champion before this run, scored on the judged rows after its training window."""
+    champion = registry.champion(task.name)
+    if champion is None:
+        return None
+    tags = champion.tags
+    check = ChampionCheck(version=str(champion.version),
+                          customers_held=customers_held(tags, customers),
+                          trained_before=tags.get("trained_before"))
+    rows = judged
+    if check.trained_before:
+        rows = judged[judged["as_of"] >= pd.Timestamp(check.trained_before)]
+    labels = rows[task.label].to_numpy(dtype=int)
+    n_positive = int(labels.sum())
+    counts = {"n_positive": n_positive, "n_negative": len(labels) - n_positive}
+    if min(counts.values()) == 0:
+        return ChampionCheck(**{**check.__dict__, **counts})
+    try:
+        old = registry.load_model(task.name, check.version).predict_proba(rows)
+    except (LookupError, ValueError, KeyError) as exc:
+        return ChampionCheck(**{**check.__dict__, **counts, "error": str(exc)})
+    before = binary_metrics(labels, old)
+    now = binary_metrics(labels, rows[task.score].to_numpy())
+    return ChampionCheck(**{**check.__dict__, **counts, "auc": before["auc"],
+                            "brier": before["brier"], "new_auc": now["auc"],
+                            "new_brier": now["brier"]})
+
+
+def _log_run(
+    task: ModelTask, ledger: Ledger, examples: TaskExamples, config: TrainingConfig,
+    fit_info: dict, comparison: pd.DataFrame, segments: pd.DataFrame, valid: pd.DataFrame,
+    model: RiskModel,
+) -> None:
+    log_run_context(ledger, task.name, model, config_params=config.model_dump(),
+                    fit_info=fit_info, counts=examples.counts, **examples.params)
+    mlflow.set_tags({"task": task.key, "label": task.label})
+    log_comparison(comparison)
+    for prefix, rows in task.more_metrics.items():
+        subset = valid[rows(valid)]
+        if len(subset) and subset[task.label].nunique() == 2:
+            values = binary_metrics(subset[task.label].to_numpy(dtype=int),
+                                    subset[task.score].to_numpy())
+            mlflow.log_metrics({f"{prefix}_{k}": float(values[k]) for k in task.headline
+                                if np.isfinite(values[k])})
+    mlflow.log_table(segments, "evaluation/segments.json")
+    mlflow.log_table(comparison, "evaluation/model_comparison.json")
+
+
+def _log_plots(
+    task: ModelTask, model: RiskModel, judged: pd.DataFrame, labels: np.ndarray,
+    scores: dict[str, np.ndarray],
+) -> None:
+    sample = judged.sample(n=min(len(judged), 2000), random_state=0)
+    contributions = model.contributions(sample).to_numpy()
+    titles = task.titles
+    figures = {
+        "roc.png": plots.roc_plot(labels, scores, title=titles.roc),
+        "calibration.png": plots.calibration_plot(labels, scores[MODEL_ROW],
+                                                  title=titles.calibration),
+        "feature_importance.png": plots.feature_importance_plot(
+            model.features, np.abs(contributions).mean(axis=0),
+            xlabel="Mean |contribution| (log-odds)"),
+        "score_distribution.png": plots.score_distribution_plot(
+            labels, scores[MODEL_ROW], title=titles.score_distribution),
+        "contribution_summary.png": plots.contribution_summary_plot(
+            contributions, model.features, title=titles.contributions),
+    }
+    for name, figure in figures.items():
+        mlflow.log_figure(figure, f"plots/{name}")
