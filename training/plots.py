@@ -289,3 +289,32 @@ def capture_curve_plot(
     ax.legend(loc="lower right")
     return fig
 
+
+
+def candidate_plot(
+    comparison: pd.DataFrame, *, chosen: str,
+    title: str = "Candidates: AUC on each later slice of the training period",
+) -> Figure:
+    """Cross-validation AUC per fold (x: the slice scored), one line per candidate, the chosen
+    one drawn thick, from `training.candidates.choose_model`'s comparison."""
+    missing = {"candidate", "fold", "scored_from", "auc"} - set(comparison.columns)
+    if missing:
+        raise ValueError(f"comparison lacks columns: {', '.join(sorted(missing))}")
+    fig = _new_figure(7.5, 5)
+    ax = fig.add_subplot()
+    if comparison.empty:
+        _note(ax, "no fold had both outcomes: the candidates could not be compared")
+    slices = comparison.drop_duplicates("fold").sort_values("fold")
+    for name, rows in comparison.groupby("candidate", sort=False):
+        rows = rows.sort_values("fold")
+        mean = rows["auc"].mean()
+        ax.plot(rows["fold"], rows["auc"], marker="o",
+                linewidth=3 if name == chosen else 1.2, alpha=1 if name == chosen else 0.7,
+                label=f"{name} (mean {mean:.3f}){'  chosen' if name == chosen else ''}")
+    ax.set_xticks(slices["fold"].to_numpy(),
+                  [f"fold {f}\nfrom {d}" for f, d in zip(slices["fold"], slices["scored_from"],
+                                                          strict=True)])
+    ax.set(title=title, ylabel="AUC on the slice (higher ranks better)")
+    ax.grid(alpha=0.3)
+    ax.legend(loc="best", fontsize="small")
+    return fig
