@@ -59,7 +59,7 @@ class CandidatesConfig(BaseModel):
     """Folds; each trains on earlier dates and scores the next slice of dates."""
     scored_share: float = Field(0.5, gt=0, lt=1)
     """The latest share of training examples (by date) the folds score, in equal slices."""
-    max_fold_rows: int = Field(60_000, ge=1000)
+    max_fold_rows: int = Field(30_000, ge=1000)
     """A fold trains on at most this many rows (seeded sample), which bounds the time
     cross-validation takes on large ledgers."""
     linear_c: tuple[float, ...] = Field((0.01, 1.0), min_length=1)
