@@ -73,16 +73,7 @@ class LinearRiskModel:
         return [name for name, _ in self._layout()]
 
     def _layout(self) -> list[tuple[str, str]]:
-        """(design column, feature it belongs to), in order."""
-        layout = []
-        for feature in self.features:
-            if feature in self.categories:
-                layout += [(f"{feature}={level}", feature) for level in self.categories[feature]]
-            else:
-                layout.append((feature, feature))
-                if feature in self.indicators:
-                    layout.append((f"{feature}:missing", feature))
-        return layout
+        return design_layout(self.features, self.categories, self.indicators)
 
     def unscaled_design(self, frame: pd.DataFrame) -> np.ndarray:
         """The design columns before standardization: imputed values, indicators, one-hots."""
@@ -179,3 +170,19 @@ class LinearRiskModel:
         if model.columns != meta.get("columns", model.columns):
             raise ValueError(f"{path}: columns do not match its features and categories")
         return model
+
+
+def design_layout(
+    features: list[str], categories: dict[str, list[str]], indicators: list[str]
+) -> list[tuple[str, str]]:
+    """(design column, the feature it belongs to), in order: a category feature gives one
+    column per level, a number its value and, if it has an indicator, `<feature>:missing`."""
+    layout = []
+    for feature in features:
+        if feature in categories:
+            layout += [(f"{feature}={level}", feature) for level in categories[feature]]
+        else:
+            layout.append((feature, feature))
+            if feature in indicators:
+                layout.append((f"{feature}:missing", feature))
+    return layout
