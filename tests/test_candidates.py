@@ -84,7 +84,7 @@ def test_a_nonlinear_signal_with_many_rows_is_fitted_by_lightgbm() -> None:
     assert means[info["chosen"]] > means["linear_c1"] + 0.1
 
 
-def test_the_winner_is_calibrated_on_out_of_fold_scores() -> None:
+def test_the_winner_is_calibrated_on_the_last_folds_scores() -> None:
     # The late rate doubles over time: probabilities fitted on early dates are too low, and
     # calibration on later slices than the ones fitted corrects them.
     frame = examples(4000, "linear")
@@ -94,7 +94,7 @@ def test_the_winner_is_calibrated_on_out_of_fold_scores() -> None:
     _, info, _ = choose_model(frame, label="late", features=FEATURES, config=FAST)
     assert info["calibration"] == "platt"
     assert info["calibration_ece_platt"] < info["calibration_ece_raw"]
-    assert 0.45 * len(frame) < info["calibration_rows"] < 0.55 * len(frame)  # scored_share
+    assert 0.1 * len(frame) < info["calibration_rows"] < 0.15 * len(frame)  # the last fold
 
 
 def test_too_few_dates_for_a_fold_fall_back_to_the_regularized_linear_model() -> None:

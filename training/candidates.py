@@ -22,9 +22,10 @@ noise: on a few thousand invoices a linear model or a baseline is kept, on large
 LightGBM wins clearly.
 
 The winner is refitted on the whole training period and calibrated (`training.calibration`,
-Platt's sigmoid) on its out-of-fold scores: every fold's scores come from a fit on earlier
-dates than the slice scored (scikit-learn's `CalibratedClassifierCV(ensemble=False)` does the
-same with unordered folds).
+Platt's sigmoid, kept only when it lowers the calibration error) on its scores of the last
+fold's slice, which come from a fit on earlier dates only: the latest dates, scored by the fit
+closest in size to the refit (scikit-learn's `CalibratedClassifierCV(ensemble=False)` likewise
+calibrates a refit on out-of-fold scores).
 """
 
 from __future__ import annotations
@@ -185,7 +186,7 @@ def choose_model(
     progress: Progress | None = None, known_from: pd.Series | None = None,
 ) -> tuple[ScoringModel, dict, pd.DataFrame]:
     """Score the candidates by rolling-origin cross-validation on `train`, refit the winner on
-    all of `train` and calibrate it on its out-of-fold scores.
+    all of `train` and calibrate it on its scores of the last fold.
 
     `known_from`: the date each row's label became known (default its `as_of`); a fold fits
     only on rows known before the slice it scores. Returns the model, fit details for the run
@@ -231,10 +232,11 @@ def choose_model(
                                "cv_folds": len(folds), "rows_available": rows_available,
                                "n_fit": len(train)}
     if folds:
-        raw, outcome = (np.concatenate(part) for part in out_of_fold[winner.name])
+        raw, outcome = (part[-1] for part in out_of_fold[winner.name])
         model.calibration, calibration_info = choose_calibration(
             raw, outcome, config.calibration_min_gain)
-        info.update(calibration_info, calibration_rows=len(outcome))
+        info.update(calibration_info, calibration_rows=len(outcome),
+                    calibration_from=str(folds[-1].scored_from.date()))
     info.update({f"cv_{name}_auc": float(auc) for name, auc
                  in comparison.groupby("candidate", sort=False)["auc"].mean().items()})
     model.metadata.update(chosen=winner.name, label=label)

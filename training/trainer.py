@@ -14,13 +14,14 @@ import numpy as np
 import pandas as pd
 
 from ledger.loader import Ledger
-from models.risk_model import RiskModel
+from models.store import ScoringModel
 from training import plots
+from training.candidates import choose_model
 from training.config import TrainingConfig
 from training.evaluation import binary_metrics, compare_models, segment_metrics
 from training.examples import TaskExamples
 from training.fingerprint import customers_fingerprint, customers_held, ledger_customers
-from training.fit import fit_risk_model
+from training.fit import feature_columns
 from training.gate import ChampionCheck, Decision, judge
 from training.registry import Registry
 from training.tasks import TASKS, ModelTask
@@ -54,7 +55,7 @@ class TrainingRun:
     """Whether the version became champion (the decision, unless promotion was held back)."""
     predictions: pd.DataFrame
     """The judged validation rows: the task's keys, its score and its label."""
-    model: RiskModel
+    model: ScoringModel
 
     def summary(self) -> dict:
         """Headline metrics beside the baselines', sizes, run and registry decision,
@@ -68,15 +69,27 @@ class TrainingRun:
 
 
 def fit_model(
-    task: ModelTask, train: pd.DataFrame, config: TrainingConfig
-) -> tuple[RiskModel, dict]:
-    """The fit step of every task: LightGBM with early stopping and calibration on the latest
-    training dates (`fit_risk_model`), on the task's label."""
+    task: ModelTask, train: pd.DataFrame, config: TrainingConfig,
+    progress: Progress | None = None,
+) -> tuple[ScoringModel, dict, pd.DataFrame]:
+    """The fit step of every task: candidates scored by rolling-origin cross-validation inside
+    the training period, the winner refitted and calibrated (`training.candidates`). Returns
+    the model, fit details and the candidates' comparison (a row per candidate and fold)."""
     if task.fit_config is not None:
         config = task.fit_config(config, train)
-    model, info = fit_risk_model(train.rename(columns={task.label: "late"}), config)
+    model, info, candidates = choose_model(
+        train, label=task.label, features=feature_columns(train), config=config,
+        progress=progress, known_from=label_known_from(task, train, config))
     model.metadata.update(task=task.name, label=task.label)
-    return model, info
+    return model, info, candidates
+
+
+def label_known_from(task: ModelTask, train: pd.DataFrame, config: TrainingConfig) -> pd.Series:
+    """The date by which each example's label is known: its as-of date plus the task's horizon,
+    or (no horizon) its due date plus the grace days."""
+    if task.horizon_days is None:
+        return train["due_date"] + pd.Timedelta(days=config.grace_days)
+    return train["as_of"] + pd.Timedelta(days=task.horizon_days)
 
 
 def train_task(
@@ -94,7 +107,7 @@ def train_task(
     step("building examples")
     examples = task.build_examples(ledger, valid_from, config)
     step("fitting")
-    model, fit_info = fit_model(task, examples.train, config)
+    model, fit_info, candidates = fit_model(task, examples.train, config, step)
     step("evaluating")
     valid = examples.valid.assign(**{task.score: model.predict_proba(examples.valid)})
     judged = task.judged(valid)
@@ -113,6 +126,9 @@ def train_task(
         run_id = run.info.run_id
         _log_run(task, ledger, examples, config, fit_info, comparison, segments, valid, model)
         _log_plots(task, model, judged, labels, scores)
+        mlflow.log_table(candidates, "evaluation/candidates.json")
+        mlflow.log_figure(plots.candidate_plot(candidates, chosen=str(fit_info["chosen"])),
+                          "plots/candidates.png")
         step("registering")
         logged = log_risk_model(model, judged)
         version = str(registry.register(task.name, logged.model_uri, run_id=run_id,
@@ -233,7 +249,7 @@ def _champion_check(
 def _log_run(
     task: ModelTask, ledger: Ledger, examples: TaskExamples, config: TrainingConfig,
     fit_info: dict, comparison: pd.DataFrame, segments: pd.DataFrame, valid: pd.DataFrame,
-    model: RiskModel,
+    model: ScoringModel,
 ) -> None:
     log_run_context(ledger, task.name, model, config_params=config.model_dump(),
                     fit_info=fit_info, counts=examples.counts, **examples.params)
@@ -251,7 +267,7 @@ def _log_run(
 
 
 def _log_plots(
-    task: ModelTask, model: RiskModel, judged: pd.DataFrame, labels: np.ndarray,
+    task: ModelTask, model: ScoringModel, judged: pd.DataFrame, labels: np.ndarray,
     scores: dict[str, np.ndarray],
 ) -> None:
     sample = judged.sample(n=min(len(judged), 2000), random_state=0)
