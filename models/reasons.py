@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import cache
 
 import numpy as np
 import pandas as pd
@@ -27,24 +28,29 @@ _FIELDS: dict[str, Callable[[float], float]] = {
 def describe(feature: str, value: object) -> str:
     """A feature's value in words: its catalog phrase (a plain fallback for other names)."""
     spec = _SPECS.get(feature)
-    words = feature.replace("_", " ")
-    missing = value is None or pd.isna(value)
+    text = isinstance(value, str)
+    if value is None or (math.isnan(value) if isinstance(value, float)
+                         else not text and pd.isna(value)):
+        missing = spec.reason.missing if spec else None
+        return missing or f"no {feature.replace('_', ' ')} on record"
     if spec is None:
-        return (f"no {words} on record" if missing
-                else f"{words} {value}" if isinstance(value, str) else f"{words} {float(value):g}")
-    if missing:
-        return spec.reason.missing or f"no {words} on record"
-    if isinstance(value, str):
-        return spec.reason.text.format(value=value)
-    return phrase(spec.reason, float(value))
+        return f"{feature.replace('_', ' ')} {value if text else format(float(value), 'g')}"
+    return spec.reason.text.format(value=value) if text else phrase(spec.reason, float(value))
 
 
 def phrase(reason: Reason, value: float) -> str:
     """`reason`'s template for a number: `negative` below 0, `zero` at 0, else `text`."""
     template = (reason.negative if value < 0 and reason.negative
                 else reason.zero if value == 0 and reason.zero else reason.text)
-    return template.format(**{name: get(value) for name, get in _FIELDS.items()
-                              if "{" + name in template})
+    fields = _fields_in(template)
+    if fields == ("value",):  # the common case, kept fast for batch reason codes
+        return template.format(value=value)
+    return template.format(**{name: _FIELDS[name](value) for name in fields})
+
+
+@cache
+def _fields_in(template: str) -> tuple[str, ...]:
+    return tuple(name for name in _FIELDS if "{" + name in template)
 
 
 def reason_codes(model: RiskModel, frame: pd.DataFrame, *, top: int = 3) -> list[dict]:
