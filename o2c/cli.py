@@ -148,6 +148,9 @@ def train(
     grace_days: Annotated[int | None, typer.Option(
         min=0, help="Days after the due date before a payment counts as late "
                     "(default from settings: 0).")] = None,
+    model: Annotated[list[str] | None, typer.Option(
+        "--model", help="Train only this model (repeat for several): late-payment-risk, "
+                        "collections-risk, serious-delinquency; default all three.")] = None,
     force: Annotated[bool, typer.Option(
         "--force", help="Let a model that passes the gate replace a champion trained on "
                         "another ledger (without it such a champion stays).")] = False,
@@ -171,9 +174,13 @@ def train(
     import json
 
     from training.registry import Registry
-    from training.tasks import LATE_PAYMENT
+    from training.tasks import LATE_PAYMENT, TASKS, task_named
     from training.trainer import TaskFailure, train_tasks
 
+    try:
+        tasks = tuple(task_named(name) for name in model) if model else TASKS
+    except LookupError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--model") from None
     settings = load_settings_or_fail()
     config = settings.training
     if grace_days is not None:
@@ -189,7 +196,7 @@ def train(
             return lambda message: progress.update(bar, description=f"{model.name}: {message}")
 
         results = train_tasks(loaded, valid_from=valid_date, config=config, registry=registry,
-                              progress=step, force=force)
+                              tasks=tasks, progress=step, force=force)
     summaries = {}
     for result in results:
         if isinstance(result, TaskFailure):
@@ -205,7 +212,8 @@ def train(
     if json_output:
         print(json.dumps({**summaries, "failed": failed}, sort_keys=True))
     if failed:
-        fail(f"{', '.join(failed)} failed to train; no champion was changed")
+        fail(f"{', '.join(failed)} failed to train; no champion was changed (--model trains "
+             "the others alone)")
 
 
 @app.command("import")

@@ -16,9 +16,10 @@ from ledger import load_ledger
 from ledger.synthetic import SyntheticConfig, generate_ledger, write_ledger
 from o2c.cli import app
 from o2c.monitor import VERDICT_EXIT_CODES
+from tests.conftest import train_champion
 from training.config import TrainingConfig
-from training.pipeline import train_late_payment_model
-from training.tracking import Tracking
+from training.registry import Registry
+from training.tasks import LATE_PAYMENT
 
 O2C = Path(sys.executable).with_name("o2c")
 runner = CliRunner()
@@ -111,10 +112,10 @@ def test_monitor_works_when_every_credit_limit_is_zero(tmp_path: Path) -> None:
     customers["credit_limit"] = 0.0
     customers.to_parquet(ledger / "customers.parquet", index=False)
     work = tmp_path / "work"
-    tracking = Tracking(f"sqlite:///{(work / 'mlflow.db').resolve()}", "o2c-risk",
+    tracking = Registry(f"sqlite:///{(work / 'mlflow.db').resolve()}", "o2c-risk",
                         (work / "mlartifacts").resolve().as_uri())
-    train_late_payment_model(load_ledger(ledger), valid_from=dt.date(2024, 11, 1),
-                             config=TrainingConfig(), tracking=tracking)
+    train_champion(LATE_PAYMENT, load_ledger(ledger), valid_from=dt.date(2024, 11, 1),
+                   config=TrainingConfig(), registry=tracking)
     result = _o2c(["monitor", "--ledger", str(ledger), "--current-from", "2024-11-01",
                    "--current-to", "2025-03-31", "--out", str(tmp_path / "mon"), "--json"],
                   env={"O2C_WORKDIR": str(work), "O2C_MONITORING__SAMPLE_ROWS": "1000"})

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from ledger.synthetic import SyntheticConfig, generate_ledger, write_ledger
 from o2c.cli import app
+from tests.conftest import train_champions_cli
 
 runner = CliRunner()
 AS_OF = "2025-12-01"
@@ -26,13 +27,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     root = tmp_path_factory.mktemp("decisions")
     ledger = root / "ledger"
     write_ledger(generate_ledger(SyntheticConfig(customers=400, months=30, seed=8)), ledger)
-    env = _env(root)
-    result = runner.invoke(app, ["train", "--ledger", str(ledger), "--valid-from", "2025-12-01",
-                                 "--json"], env=env)
-    assert result.exit_code == 0, result.output
-    summary = json.loads(result.stdout.strip().splitlines()[-1])
-    assert summary["promoted"] and "error" not in summary["collections"], summary
-    assert "error" not in summary["serious_delinquency"], summary
+    summary = train_champions_cli(ledger, "2025-12-01", _env(root))
+    assert summary["late_payment"]["promoted"] and summary["failed"] == [], summary
     return ledger, root
 
 

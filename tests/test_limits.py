@@ -13,17 +13,18 @@ from mlflow import MlflowClient
 from ledger import Ledger, ledger_from_frames, load_ledger
 from ledger.synthetic import SyntheticConfig, generate_ledger, write_ledger
 from models.limits import LimitsConfig, recommend_limits
-from tests.conftest import facts_before, tiny_ledger_frames
+from tests.conftest import facts_before, tiny_ledger_frames, train_champion
 from training.backtest_limits import backtest_limits
 from training.config import LightGBMParams, TrainingConfig
 from training.delinquency import (
     SERIOUS_MODEL_NAME,
     customer_examples,
-    train_serious_delinquency_model,
     training_dates,
     validation_date,
 )
-from training.tracking import Tracking
+from training.registry import Registry
+from training.tasks import SERIOUS_DELINQUENCY
+from training.trainer import train_task
 
 FAST = TrainingConfig(lightgbm=LightGBMParams(learning_rate=0.1, max_rounds=200,
                                               min_child_samples=50, num_threads=1))
@@ -130,10 +131,10 @@ def test_customer_examples_use_only_what_was_known_before_the_cutoff(
 
 def test_too_few_examples_is_a_clear_error(tmp_path: Path) -> None:
     ledger = ledger_from_frames(_labelled_frames("2024-07-14"))
-    tracking = Tracking(f"sqlite:///{tmp_path / 'mlflow.db'}", "few")
+    registry = Registry(f"sqlite:///{tmp_path / 'mlflow.db'}", "few")
     with pytest.raises(ValueError, match="too few validation examples"):
-        train_serious_delinquency_model(ledger, valid_from=dt.date(2024, 3, 15), config=FAST,
-                                        tracking=tracking)
+        train_task(SERIOUS_DELINQUENCY, ledger, valid_from=dt.date(2024, 3, 15), config=FAST,
+                   registry=registry)
 
 
 # --------------------------------------------------------------------------- the policy
@@ -247,28 +248,28 @@ def test_backtest_reports_limit_ratios_of_bad_and_other_customers(ledger: Ledger
 def test_mlflow_registers_champion_then_a_retrain_stays_challenger(
     ledger: Ledger, tmp_path: Path
 ) -> None:
-    tracking = Tracking(f"sqlite:///{tmp_path / 'mlflow.db'}", "limits",
+    registry = Registry(f"sqlite:///{tmp_path / 'mlflow.db'}", "limits",
                         (tmp_path / "artifacts").as_uri())
-    first = train_serious_delinquency_model(ledger, valid_from=VALID_FROM, config=FAST,
-                                            tracking=tracking)
+    first = train_champion(SERIOUS_DELINQUENCY, ledger, valid_from=VALID_FROM, config=FAST,
+                           registry=registry)
     summary = first.summary()
-    assert summary["promoted"] is True and 0.5 < summary["auc"] <= 1
+    assert 0.5 < summary["auc"] <= 1 and summary["promotion_reason"]
     assert summary["n_valid"] == first.n_valid > 100
-    client = MlflowClient()
+    client = MlflowClient(registry.tracking_uri)
     run = client.get_run(first.run_id)
     assert run.data.metrics["auc"] == pytest.approx(first.metrics["auc"])
     assert run.data.params["valid_as_of"] == "2025-07-01"
     assert run.data.tags["ledger_sha256"]
     plots = {a.path for a in client.list_artifacts(first.run_id, "plots")}
     assert {"plots/roc.png", "plots/calibration.png"} <= plots
-    again = train_serious_delinquency_model(ledger, valid_from=VALID_FROM, config=FAST,
-                                            tracking=tracking)
-    assert int(again.promotion.version) == int(first.promotion.version) + 1
-    assert not again.promotion.promoted
-    assert client.get_model_version_by_alias(SERIOUS_MODEL_NAME, "champion").version == \
-        first.promotion.version
-    assert client.get_model_version_by_alias(SERIOUS_MODEL_NAME, "challenger").version == \
-        again.promotion.version
+    again = train_task(SERIOUS_DELINQUENCY, ledger, valid_from=VALID_FROM, config=FAST,
+                       registry=registry)
+    assert int(again.version) == int(first.version) + 1
+    assert not again.promoted
+    assert str(client.get_model_version_by_alias(SERIOUS_MODEL_NAME, "champion").version) == \
+        first.version
+    assert str(client.get_model_version_by_alias(SERIOUS_MODEL_NAME, "challenger").version) == \
+        again.version
 
 
 def test_customers_already_90_days_past_due_are_cut_and_flagged() -> None:

@@ -12,7 +12,6 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import mlflow
 import pandas as pd
 import pytest
 from mlflow import MlflowClient
@@ -26,10 +25,11 @@ from monitoring.run import champion_window, monitor
 from monitoring.windows import Window, outcomes_at_end, window_frame
 from o2c.cli import app
 from serving.champions import load_champion
-from tests.conftest import facts_before
+from tests.conftest import facts_before, train_champion
 from training.config import TrainingConfig
-from training.pipeline import MODEL_NAME, train_late_payment_model
-from training.tracking import Tracking
+from training.pipeline import MODEL_NAME
+from training.registry import Registry
+from training.tasks import LATE_PAYMENT
 
 D = dt.date.fromisoformat
 SEEDS = (1, 2, 3)
@@ -45,15 +45,15 @@ class Monitored:
     root: Path
     ledger_path: Path
     ledger: Ledger
-    tracking: Tracking
+    tracking: Registry
     stable: dict
     shocked: dict
 
 
-def _tracking(root: Path) -> Tracking:
+def _tracking(root: Path) -> Registry:
     """The store `o2c` uses with O2C_WORKDIR=<root>/work."""
     work = root / "work"
-    return Tracking(f"sqlite:///{(work / 'mlflow.db').resolve()}", "o2c-risk",
+    return Registry(f"sqlite:///{(work / 'mlflow.db').resolve()}", "o2c-risk",
                     (work / "mlartifacts").resolve().as_uri())
 
 
@@ -68,8 +68,8 @@ def monitored(request: pytest.FixtureRequest,
                                                  shock_month=19)), path)
     ledger = load_ledger(path)
     tracking = _tracking(root)
-    train_late_payment_model(ledger, valid_from=VALID_FROM, config=TrainingConfig(),
-                             tracking=tracking)
+    train_champion(LATE_PAYMENT, ledger, valid_from=VALID_FROM, config=TrainingConfig(),
+                   registry=tracking)
     summaries = {
         name: monitor(ledger, tracking=tracking, config=CONFIG, current=window,
                       reference=REFERENCE, out=root / f"out-{name}")
@@ -108,8 +108,7 @@ def test_the_monitoring_run_is_in_mlflow_tied_to_the_model_version(
     monitored: Monitored
 ) -> None:
     summary = monitored.shocked
-    mlflow.set_tracking_uri(monitored.tracking.tracking_uri)
-    run = MlflowClient().get_run(summary["mlflow_run_id"])
+    run = MlflowClient(monitored.tracking.tracking_uri).get_run(summary["mlflow_run_id"])
     assert run.data.tags["model_name"] == MODEL_NAME
     assert run.data.tags["model_version"] == summary["model"]["version"]
     assert run.data.tags["verdict"] == "alert"

@@ -22,8 +22,10 @@ from tests.conftest import facts_before
 from training.config import LightGBMParams, TrainingConfig
 from training.examples import build_examples, examples_between, issue_examples, label_outcomes
 from training.fit import fit_risk_model
-from training.pipeline import MODEL_NAME, TrainingResult, train_late_payment_model
-from training.tracking import Tracking
+from training.pipeline import MODEL_NAME
+from training.registry import Registry
+from training.tasks import LATE_PAYMENT
+from training.trainer import TrainingRun, train_task
 
 VALID_FROM = dt.date(2025, 7, 1)
 FAST = TrainingConfig(snapshot_max_dates=4,
@@ -43,16 +45,16 @@ def ledger(ledger_dir: Path) -> Ledger:
 
 
 @pytest.fixture(scope="module")
-def tracking(tmp_path_factory: pytest.TempPathFactory) -> Tracking:
+def registry(tmp_path_factory: pytest.TempPathFactory) -> Registry:
     folder = tmp_path_factory.mktemp("mlflow")
-    return Tracking(f"sqlite:///{folder / 'mlflow.db'}", "test",
+    return Registry(f"sqlite:///{folder / 'mlflow.db'}", "test",
                     (folder / "artifacts").as_uri())
 
 
 @pytest.fixture(scope="module")
-def first_run(ledger: Ledger, tracking: Tracking) -> TrainingResult:
-    return train_late_payment_model(ledger, valid_from=VALID_FROM, config=FAST,
-                                    tracking=tracking)
+def first_run(ledger: Ledger, registry: Registry) -> TrainingRun:
+    return train_task(LATE_PAYMENT, ledger, valid_from=VALID_FROM, config=FAST,
+                      registry=registry)
 
 
 def test_labels_follow_settlement_grace_and_maturity() -> None:
@@ -90,17 +92,17 @@ def test_training_examples_use_only_what_was_known_before_valid_from(
     pd.testing.assert_frame_equal(full, known)
 
 
-def test_validation_is_out_of_time(first_run: TrainingResult, ledger: Ledger) -> None:
+def test_validation_is_out_of_time(first_run: TrainingRun, ledger: Ledger) -> None:
     issued = ledger.df("invoices").set_index("invoice_id")["issue_date"]
     assert (issued[first_run.predictions["invoice_id"]] >= pd.Timestamp(VALID_FROM)).all()
     assert set(first_run.predictions.columns) == {"invoice_id", "p_late", "late"}
     assert first_run.predictions["p_late"].between(0, 1).all()
 
 
-def test_model_beats_both_baselines(first_run: TrainingResult) -> None:
+def test_model_beats_both_baselines(first_run: TrainingRun) -> None:
     auc = first_run.comparison.set_index("model")["auc"]
-    assert auc["lightgbm"] > auc["late_share"]
-    assert auc["lightgbm"] > auc["logistic"]
+    assert auc["model"] > auc["late_share"]
+    assert auc["model"] > auc["logistic"]
     assert first_run.metrics["ece"] < 0.05
 
 
@@ -114,7 +116,7 @@ def test_same_ledger_and_seed_give_the_same_model(ledger: Ledger) -> None:
     np.testing.assert_array_equal(first.predict_proba(valid), second.predict_proba(valid))
 
 
-def test_paying_later_never_lowers_the_risk(first_run: TrainingResult) -> None:
+def test_paying_later_never_lowers_the_risk(first_run: TrainingRun) -> None:
     model = first_run.model
     base = pd.DataFrame({f: [np.nan] for f in model.features})
     base["country"], base["industry"], base["segment"] = "US", "retail", "mid"
@@ -127,10 +129,9 @@ def test_paying_later_never_lowers_the_risk(first_run: TrainingResult) -> None:
 
 
 def test_mlflow_holds_the_run_plots_and_champion(
-    first_run: TrainingResult, tracking: Tracking
+    first_run: TrainingRun, registry: Registry
 ) -> None:
-    tracking.activate()
-    client = MlflowClient()
+    client = MlflowClient(registry.tracking_uri)
     run = client.get_run(first_run.run_id)
     assert run.data.metrics["auc"] == pytest.approx(first_run.metrics["auc"])
     assert "baseline_late_share_auc" in run.data.metrics
@@ -140,17 +141,21 @@ def test_mlflow_holds_the_run_plots_and_champion(
     assert {"plots/roc.png", "plots/calibration.png", "plots/feature_importance.png",
             "plots/score_distribution.png", "plots/contribution_summary.png"} <= plots
     champion = client.get_model_version_by_alias(MODEL_NAME, "champion")
-    assert champion.version == first_run.promotion.version
+    assert str(champion.version) == first_run.version
+    assert run.data.tags["promoted"] == "True"
+    assert run.data.tags["promotion_reason"].startswith("no champion yet; beats the best")
+    assert run.data.metrics["gate_passed"] == 1.0
 
 
 def test_registered_pyfunc_predicts_the_models_probabilities(
-    first_run: TrainingResult, ledger: Ledger, tracking: Tracking, tmp_path: Path
+    first_run: TrainingRun, ledger: Ledger, registry: Registry, tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """MLflow's own pyfunc loader (into a local copy) and the project's loader agree."""
     from serving.champions import load_champion
     from training.tracking import pyfunc_input
 
-    tracking.activate()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", registry.tracking_uri)
     examples = build_examples(ledger, valid_from=VALID_FROM, grace_days=0,
                               snapshot_every_days=28, snapshot_max_dates=1)
     rows = examples.valid.frame.head(20)
@@ -158,25 +163,23 @@ def test_registered_pyfunc_predicts_the_models_probabilities(
     expected = first_run.model.predict_proba(rows)
     np.testing.assert_allclose(loaded.predict(pyfunc_input(rows)), expected)
     np.testing.assert_allclose(loaded.get_raw_model().predict_proba(rows), expected)
-    np.testing.assert_allclose(load_champion(MODEL_NAME, tracking).model.predict_proba(rows),
+    np.testing.assert_allclose(load_champion(MODEL_NAME, registry).model.predict_proba(rows),
                                expected)
 
 
 def test_retraining_registers_a_challenger_promoted_only_if_better(
-    first_run: TrainingResult, ledger: Ledger, tracking: Tracking
+    first_run: TrainingRun, ledger: Ledger, registry: Registry
 ) -> None:
-    again = train_late_payment_model(ledger, valid_from=VALID_FROM, config=FAST,
-                                     tracking=tracking)
-    assert int(again.promotion.version) == int(first_run.promotion.version) + 1
-    assert not again.promotion.promoted  # the same model does not beat itself
-    client = MlflowClient()
-    assert client.get_model_version_by_alias(MODEL_NAME, "challenger").version == \
-        again.promotion.version
-    assert client.get_model_version_by_alias(MODEL_NAME, "champion").version == \
-        first_run.promotion.version
+    again = train_task(LATE_PAYMENT, ledger, valid_from=VALID_FROM, config=FAST,
+                       registry=registry)
+    assert int(again.version) == int(first_run.version) + 1
+    assert not again.promoted  # the same model does not beat itself
+    assert "does not beat champion v" in again.decision.reason
+    assert str(registry.version(MODEL_NAME, again.version).aliases) == "['challenger']"
+    assert str(registry.champion_version(MODEL_NAME).version) == first_run.version
 
 
-def test_reason_codes_name_features_in_words(first_run: TrainingResult, ledger: Ledger) -> None:
+def test_reason_codes_name_features_in_words(first_run: TrainingRun, ledger: Ledger) -> None:
     examples = build_examples(ledger, valid_from=VALID_FROM, grace_days=0,
                               snapshot_every_days=28, snapshot_max_dates=1)
     rows = examples.valid.frame.head(30)
@@ -209,11 +212,12 @@ def test_cli_train_prints_metrics_json_and_predictions(
     monkeypatch.setenv("O2C_TRAINING__LIGHTGBM__LEARNING_RATE", "0.1")
     out = tmp_path / "p.parquet"
     result = CliRunner().invoke(app, ["train", "--ledger", str(ledger_dir), "--valid-from",
-                                      str(VALID_FROM), "--json", "--predictions-out", str(out)])
+                                      str(VALID_FROM), "--json", "--predictions-out", str(out),
+                                      "--model", MODEL_NAME])
     assert result.exit_code == 0, result.output
-    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    summary = json.loads(result.stdout.strip().splitlines()[-1])["late_payment"]
     for key in ("auc", "pr_auc", "brier", "ece", "n_train", "n_valid", "run_id",
-                "model_version", "promoted"):
+                "model_version", "promoted", "promotion_reason", "baselines"):
         assert key in summary
     assert summary["promoted"] is True
     assert (tmp_path / "work" / "mlflow.db").exists()
@@ -238,10 +242,10 @@ def test_trains_on_a_ledger_of_customers_invoices_and_payments_only(
     frames["invoices"]["currency"] = "USD"
     minimal = ledger_from_frames(frames)
     assert minimal.present == frozenset({"customers", "invoices", "payments"})
-    tracking = Tracking(f"sqlite:///{tmp_path / 'mlflow.db'}", "minimal",
+    registry = Registry(f"sqlite:///{tmp_path / 'mlflow.db'}", "minimal",
                         (tmp_path / "artifacts").as_uri())
-    result = train_late_payment_model(minimal, valid_from=VALID_FROM, config=FAST,
-                                      tracking=tracking)
+    result = train_task(LATE_PAYMENT, minimal, valid_from=VALID_FROM, config=FAST,
+                        registry=registry)
     assert result.n_valid > 500
     assert 0.5 < result.metrics["auc"] <= 1.0
-    assert result.promotion.promoted
+    assert result.promoted

@@ -28,12 +28,14 @@ from training.backtest_worklist import (
 )
 from training.collections import (
     COLLECTIONS_MODEL_NAME,
+    LABEL,
     collections_examples,
     collections_training_set,
-    train_collections_model,
 )
 from training.config import LightGBMParams, TrainingConfig
-from training.tracking import Tracking
+from training.registry import Registry
+from training.tasks import COLLECTIONS
+from training.trainer import train_task
 
 FAST = TrainingConfig(snapshot_max_dates=6,
                       lightgbm=LightGBMParams(learning_rate=0.1, max_rounds=200))
@@ -59,12 +61,12 @@ def test_label_is_unpaid_30_days_after_the_as_of_date() -> None:
     ledger = ledger_from_frames(tiny_ledger_frames())
     as_of = dt.date(2024, 3, 1)
     examples = collections_examples(ledger, [as_of], cutoff=dt.date(2024, 4, 1))
-    labels = dict(zip(examples.frame["invoice_id"], examples.frame["late"], strict=True))
+    labels = dict(zip(examples.frame["invoice_id"], examples.frame[LABEL], strict=True))
     # I1 was settled before as_of, I4 issued on it; I3 is settled on 2024-03-20 (< 03-31),
     # I2 is never paid.
     assert labels == {"I2": True, "I3": False}
     shorter = collections_examples(ledger, [as_of], cutoff=dt.date(2024, 4, 1), horizon_days=10)
-    assert dict(zip(shorter.frame["invoice_id"], shorter.frame["late"], strict=True)) == {
+    assert dict(zip(shorter.frame["invoice_id"], shorter.frame[LABEL], strict=True)) == {
         "I2": True, "I3": True}
 
 
@@ -81,7 +83,7 @@ def test_training_examples_use_only_facts_before_the_cutoff(
     full = collections_training_set(ledger, known_before=CUT, config=FAST).frame
     known = collections_training_set(ledger_from_frames(facts_before(frames, CUT)),
                                      known_before=CUT, config=FAST).frame
-    assert len(full) > 1000 and full["late"].nunique() == 2
+    assert len(full) > 1000 and full[LABEL].nunique() == 2
     assert (full["as_of"] + pd.Timedelta(days=30) <= pd.Timestamp(CUT)).all()
     pd.testing.assert_frame_equal(full, known)
 
@@ -274,9 +276,9 @@ def test_mlflow_run_registers_collections_risk(
     ledger: Ledger, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     folder = tmp_path_factory.mktemp("mlflow")
-    tracking = Tracking(f"sqlite:///{folder / 'mlflow.db'}", "test",
+    tracking = Registry(f"sqlite:///{folder / 'mlflow.db'}", "test",
                         (folder / "artifacts").as_uri())
-    result = train_collections_model(ledger, valid_from=CUT, config=FAST, tracking=tracking)
+    result = train_task(COLLECTIONS, ledger, valid_from=CUT, config=FAST, registry=tracking)
     summary = result.summary()
     assert summary["promoted"] and str(summary["model_version"]) == "1"
     assert 0.6 < summary["auc"] <= 1 and summary["n_train"] > 0 and summary["n_valid"] > 0
