@@ -53,23 +53,27 @@ def _fields_in(template: str) -> tuple[str, ...]:
     return tuple(name for name in _FIELDS if "{" + name in template)
 
 
-def reason_codes(model: RiskModel, frame: pd.DataFrame, *, top: int = 3) -> list[dict]:
-    """Per row: the `top` features raising the risk most and lowering it most, in words.
+def reason_codes(model: RiskModel, frame: pd.DataFrame, *, top: int = 3,
+                 lowers: bool = True) -> list[dict]:
+    """Per row: the `top` features raising the risk most and (with `lowers`) lowering it
+    most, in words.
 
     Each reason is `{"feature", "value", "contribution", "text"}` with the contribution in
-    log-odds; rows come back in the frame's order.
+    log-odds; rows come back in the frame's order. Only the features chosen are put in words.
     """
     contributions = model.contributions(frame).to_numpy()
-    values = frame[model.features].to_numpy(dtype=object)
-    order = np.argsort(contributions, axis=1, kind="stable")
     names = model.features
+    columns = [frame[name].to_numpy() for name in names]
+    order = np.argsort(contributions, axis=1, kind="stable")
+    sides = {"raises": (order[:, ::-1][:, :top], 1.0)}
+    if lowers:
+        sides["lowers"] = (order[:, :top], -1.0)
     reasons = []
-    for row, ranked in enumerate(order):
-        raising = [j for j in ranked[::-1][:top] if contributions[row, j] > 0]
-        lowering = [j for j in ranked[:top] if contributions[row, j] < 0]
+    for row in range(len(order)):
         reasons.append({
-            side: [_reason(names[j], values[row, j], contributions[row, j]) for j in chosen]
-            for side, chosen in (("raises", raising), ("lowers", lowering))
+            side: [_reason(names[j], columns[j][row], contributions[row, j])
+                   for j in ranked[row] if sign * contributions[row, j] > 0]
+            for side, (ranked, sign) in sides.items()
         })
     return reasons
 

@@ -126,7 +126,8 @@ class Scorer:
         """Scores of rows from `prepare` (of one request or of several together)."""
         features = self.posted.build(pd.DataFrame(list(rows)))
         p_late = self.model.predict_proba(features)
-        codes = reason_codes(self.model, features, top=self.reason_count) if reasons else None
+        codes = (reason_codes(self.model, features, top=self.reason_count, lowers=False)
+                 if reasons else None)
         bands = risk_band(p_late)
         history = self.as_of.isoformat()
         cold = features["cold_start"].to_numpy()

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from models.reasons import reason_codes
 from models.risk_model import PARALLEL_ROWS, RiskModel, design_matrix
 
 FEATURES = ["late_share_all", "log_amount", "terms_days", "has_open_dispute", "country"]
@@ -130,3 +131,17 @@ def test_empty_frames(model: RiskModel) -> None:
     empty = _frame(0, 9)
     assert model.predict_proba(empty).shape == (0,)
     assert list(model.contributions(empty).columns) == FEATURES
+
+
+def test_reason_codes_without_lowers_give_the_same_raises(model: RiskModel) -> None:
+    """The API's reason codes (`lowers=False`) are the first side of the full ones."""
+    frame = _frame(40, 10)
+    full = reason_codes(model, frame, top=3)
+    raises = reason_codes(model, frame, top=3, lowers=False)
+    assert [r.keys() for r in raises] == [{"raises": 0}.keys()] * len(frame)
+    assert [r["raises"] for r in raises] == [r["raises"] for r in full]
+    contributions = model.contributions(frame)
+    for row, reason in zip(contributions.itertuples(index=False), full, strict=True):
+        top = sorted((v for v in row if v > 0), reverse=True)[:3]
+        assert [r["contribution"] for r in reason["raises"]] == [round(v, 4) for v in top]
+        assert all(r["contribution"] < 0 for r in reason["lowers"])
