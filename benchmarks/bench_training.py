@@ -58,8 +58,9 @@ def main() -> None:
     from ledger import load_ledger
     from ledger.summary import ledger_end
     from training.config import TrainingConfig
-    from training.pipeline import train_late_payment_model
-    from training.tracking import Tracking
+    from training.registry import Registry
+    from training.tasks import LATE_PAYMENT
+    from training.trainer import train_task
 
     folder = _ledger(args)
     started = time.perf_counter()
@@ -69,11 +70,12 @@ def main() -> None:
     valid_from = (pd.Timestamp(end) - pd.DateOffset(months=args.valid_months)).date()
     steps: list[tuple[str, float]] = []
     with tempfile.TemporaryDirectory() as store:
-        tracking = Tracking(f"sqlite:///{store}/mlflow.db", "bench",
+        registry = Registry(f"sqlite:///{store}/mlflow.db", "bench",
                             Path(store, "artifacts").as_uri())
         begin = time.perf_counter()
-        result = train_late_payment_model(
-            ledger, valid_from=valid_from, config=TrainingConfig(), tracking=tracking,
+        result = train_task(
+            LATE_PAYMENT, ledger, valid_from=valid_from, config=TrainingConfig(),
+            registry=registry,
             progress=lambda step: steps.append((step, time.perf_counter())))
         total = time.perf_counter() - begin
     marks = [t for _, t in steps] + [begin + total]
@@ -89,7 +91,7 @@ def main() -> None:
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(f"{'peak RSS':28s} {peak:7.2f} GiB")
     print(f"training examples {result.n_train:,}; validation invoices {result.n_valid:,}; "
-          f"best iteration {result.model.booster.best_iteration}")
+          f"model {type(result.model).__name__}; {result.decision.reason}")
     print(f"AUC {result.metrics['auc']:.4f}, ECE {result.metrics['ece']:.4f}")
     if truth is not None:
         joined = result.predictions.merge(truth, on="invoice_id")
