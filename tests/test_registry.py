@@ -129,7 +129,6 @@ def test_a_failing_task_makes_train_exit_1_and_changes_no_champion(
     assert summary["failed"] == ["serious-delinquency"]
     trained = [summary["late_payment"], summary["collections"]]
     assert not any(s["promoted"] for s in trained)
-    assert summary["collections"]["gate_passed"]  # it would have been promoted
     for passed in (s for s in trained if s["gate_passed"]):
         assert "not promoted because serious-delinquency failed" in passed["promotion_reason"]
     listed = _json(runner.invoke(app, ["models", "list", "--json"], env=env))
