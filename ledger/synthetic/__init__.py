@@ -71,8 +71,10 @@ from ledger.synthetic.invoices import (
     _Invoices,  # noqa: F401  (re-exported for tests)
     _late_probability,
     _settlement_dates,
+    _slip_probability,
     _utilization,
 )
+from ledger.synthetic.paydays import _draw_habits, _pay_days
 from ledger.synthetic.tables import (
     _credit_notes_table,
     _customers_table,
@@ -107,20 +109,23 @@ def generate_ledger(config: SyntheticConfig) -> dict[str, pa.Table]:
     rng = np.random.default_rng(config.seed)
     cal = _calendar(config)
     customers = _draw_customers(rng, config, cal)
+    habits = _draw_habits(rng, customers.country)
+    paydays = _pay_days(habits, customers.country, cal)
     cw = _creditworthiness(rng, customers, cal)
     default_day = _default_dates(rng, customers, cw, cal)
     invoices = _draw_invoices(rng, customers, cw, default_day, cal)
     utilization = _utilization(customers, invoices, cal)
-    p_late = _late_probability(customers, invoices, utilization, cal, config)
+    p_delay = _late_probability(customers, invoices, utilization, cal, config)
     del utilization
-    invoices = _draw_lateness(rng, invoices, p_late)
-    del p_late
-    settle = _settlement_dates(rng, invoices, cal, config)
-    disputes, settle = _draw_disputes(rng, invoices, settle)
+    invoices = _draw_lateness(rng, invoices, p_delay, _slip_probability(invoices, habits,
+                                                                        paydays))
+    del p_delay
+    settle = _settlement_dates(rng, invoices, cal, config, paydays)
+    disputes, settle = _draw_disputes(rng, invoices, settle, paydays)
     disputed = np.zeros(len(invoices), dtype=bool)
     disputed[disputes.invoice] = True
     credits = _draw_credit_notes(rng, invoices, settle, disputes, disputed)
-    payments = _draw_payments(rng, invoices, settle, credits, disputed)
+    payments = _draw_payments(rng, invoices, settle, credits, disputed, paydays)
     promises = _draw_promises(rng, invoices, settle, credits, disputed)
 
     customer_ids = _ids("C", len(customers.created), 6)
@@ -134,5 +139,5 @@ def generate_ledger(config: SyntheticConfig) -> dict[str, pa.Table]:
         "promises": _promises_table(promises, invoices, invoice_ids, customer_ids, cal.end),
         "fx_rates": _fx_table(customers),
     }
-    tables.update(_truth_tables(invoices, cw, default_day, invoice_ids, customer_ids))
+    tables.update(_truth_tables(invoices, cw, default_day, habits, invoice_ids, customer_ids))
     return tables

@@ -31,6 +31,9 @@ TRUTH_SCHEMAS: dict[str, pa.Schema] = {
         ("customer_id", pa.string()),
         ("creditworthiness_end", pa.float64()),
         ("default_date", pa.date32()),
+        ("payment_habit", pa.string()),
+        ("run_weekday", pa.int32()),
+        ("bank_lag_days", pa.int32()),
     ]),
 }
 """Schemas of the truth tables (not part of the ledger contract)."""

@@ -27,6 +27,7 @@ from ledger.synthetic.parameters import (
     _PROMISE_SHARE,
     _THREE_INSTALMENT_SHARE,
 )
+from ledger.synthetic.paydays import _PayDays
 
 
 @dataclass(frozen=True)
@@ -40,12 +41,14 @@ class _Disputes:
     credit_cents: np.ndarray
 
 
-def _draw_disputes(rng: np.random.Generator, invoices: _Invoices, settle: np.ndarray
-                   ) -> tuple[_Disputes, np.ndarray]:
+def _draw_disputes(rng: np.random.Generator, invoices: _Invoices, settle: np.ndarray,
+                   paydays: _PayDays) -> tuple[_Disputes, np.ndarray]:
     """Disputes drawn given lateness, and the settlement days they imply.
 
     On time: opened in the first half of the terms, resolved and paid by the due date.
     Late: opened up to 20 days after due, settled after it is resolved (never when doomed).
+    Payments fall on the customer's pay days (on time: one between resolution and due date
+    when there is one).
     Some disputes end in a credit note dated at resolution (a full one settles the invoice).
     """
     rate = np.where(invoices.late, _DISPUTE_IF_LATE, _DISPUTE_IF_ON_TIME)
@@ -58,10 +61,14 @@ def _draw_disputes(rng: np.random.Generator, invoices: _Invoices, settle: np.nda
 
     opened_on_time = issue + np.floor(u_open * terms * 0.5)
     resolved_on_time = opened_on_time + 1 + np.floor(u_resolve * (due - opened_on_time - 1))
-    settle_on_time = resolved_on_time + np.floor(u_pay * (due - resolved_on_time + 1))
+    customer = invoices.customer[index]
+    settle_on_time = paydays.within(
+        customer, resolved_on_time + np.floor(u_pay * (due - resolved_on_time + 1)),
+        resolved_on_time, due)
     opened_late = issue + np.floor(u_open * (terms + 20))
     resolved_late = opened_late + 2 + resolution_days
-    settle_late = np.maximum(due + 1, resolved_late + np.floor(u_pay * 10))
+    settle_late = paydays.next_on_or_after(
+        customer, np.maximum(due + 1, resolved_late + np.floor(u_pay * 10)))
 
     credited = ~doomed & (u_outcome < _DISPUTE_CREDIT_SHARE)
     full = credited & (u_full < _DISPUTE_FULL_CREDIT_SHARE)
@@ -141,10 +148,12 @@ class _Payments:
 
 
 def _draw_payments(rng: np.random.Generator, invoices: _Invoices, settle: np.ndarray,
-                   credits: _CreditNotes, disputed: np.ndarray) -> _Payments:
+                   credits: _CreditNotes, disputed: np.ndarray, paydays: _PayDays
+                   ) -> _Payments:
     """What credit notes leave open is paid at settlement, sometimes in 2-3 instalments.
 
-    Earlier instalments fall between issue and settlement; the last one takes the remainder
+    Earlier instalments fall between issue and settlement, on a pay day of the customer when
+    there is one (else at settlement); the last one takes the remainder
     so that payments plus credits equal the amount to the cent.
     """
     n = len(invoices)
@@ -156,8 +165,10 @@ def _draw_payments(rng: np.random.Generator, invoices: _Invoices, settle: np.nda
     count = np.where(remaining > 0, 1, 0) + split * (1 + (u_three < _THREE_INSTALMENT_SHARE))
     count[invoices.doomed] = 0
     span = settle - invoices.issue + 1
-    day_a = invoices.issue + np.floor(u_a * span)
-    day_b = invoices.issue + np.floor(u_b * span)
+    day_a = np.minimum(paydays.next_on_or_after(
+        invoices.customer, invoices.issue + np.floor(u_a * span).astype(np.int64)), settle)
+    day_b = np.minimum(paydays.next_on_or_after(
+        invoices.customer, invoices.issue + np.floor(u_b * span).astype(np.int64)), settle)
     three = count == 3
     first_cents = np.where(count >= 2, np.floor(
         remaining * np.where(three, 0.2 + 0.2 * u_fa, 0.3 + 0.4 * u_fa)), 0)

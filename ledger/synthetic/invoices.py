@@ -17,14 +17,18 @@ from ledger.synthetic.parameters import (
     _LATE_DAYS_SCALE,
     _LATE_QUARTER_END,
     _LATE_UTILIZATION_WEIGHT,
+    _LONG_DELAY_SCALE,
+    _LONG_DELAY_SHARE,
     _MAX_DAYS_LATE,
     _MIN_INVOICE_CENTS,
     _NEVER,
     _PRE_LEDGER_MONTHS,
     _QUARTER_END_BUMP,
     _SEASON,
+    _SLIP_DECAY,
     _UTILIZATION_CENTER,
 )
+from ledger.synthetic.paydays import _Habits, _PayDays
 from ledger.synthetic.timeline import _Calendar
 
 
@@ -45,6 +49,8 @@ class _Invoices:
     """p_late_true; empty until `_draw_lateness`."""
     late: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
     """Settled after the due date (or never); empty until `_draw_lateness`."""
+    delayed: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
+    """Late for the customer's own reasons (not only a slip to the next pay day)."""
     doomed: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=bool))
     """Due on or after the customer's default day: never paid, p_late_true = 1."""
 
@@ -117,7 +123,7 @@ def _utilization(customers: _Customers, invoices: _Invoices, cal: _Calendar) -> 
 
 def _late_probability(customers: _Customers, invoices: _Invoices, utilization: np.ndarray,
                       cal: _Calendar, config: SyntheticConfig) -> np.ndarray:
-    """p_late_true of each invoice from the latent state, before the default override."""
+    """Probability of each invoice being delayed for the customer's own reasons."""
     customer = invoices.customer
     relative_size = np.log(invoices.cents / customers.typical_cents[customer])
     quarter_end = (cal.calendar_month[invoices.month] % 3 == 0)
@@ -129,30 +135,60 @@ def _late_probability(customers: _Customers, invoices: _Invoices, utilization: n
     return _sigmoid(logit)
 
 
-def _draw_lateness(rng: np.random.Generator, invoices: _Invoices, p_late: np.ndarray
-                   ) -> _Invoices:
-    """late ~ Bernoulli(p_late) with one uniform each; invoices due at/after default: late."""
+def _slip_probability(invoices: _Invoices, habits: _Habits, paydays: _PayDays) -> np.ndarray:
+    """Probability of each invoice slipping to the customer's first pay day after its due date.
+
+    Zero when the due date is a pay day; otherwise the customer's slip propensity, times
+    _SLIP_DECAY for each business day between the due date and that pay day (an invoice due
+    on a Saturday slips to Monday as often as one due on a Thursday to a Friday run, more often
+    than one due on a Tuesday). With no pay day between issue and due date, the propensity.
+    """
+    customer, due = invoices.customer, invoices.due.astype(np.int64)
+    following = paydays.next_on_or_after(customer, due)
+    between = paydays.business_days_between(customer, due + 1, following)
+    slip = habits.slip[customer] * _SLIP_DECAY ** between * (following > due)
+    no_run = paydays.last_on_or_before(customer, due) < invoices.issue
+    return np.where(no_run, np.maximum(slip, habits.slip[customer]), slip)
+
+
+def _draw_lateness(rng: np.random.Generator, invoices: _Invoices, p_delay: np.ndarray,
+                   p_slip: np.ndarray) -> _Invoices:
+    """late ~ Bernoulli(p_late) with one uniform u each; invoices due at/after default: late.
+
+    An invoice is late when delayed or slipped, independently: p_late = 1 - (1 - p_delay)
+    (1 - p_slip). The same uniform tells why: u < p_delay is a delay, which happens with
+    probability p_delay / p_late given late, as it should.
+    """
     draws = rng.random(len(invoices))
     doomed = invoices.due >= invoices.default_day
+    p_late = 1.0 - (1.0 - p_delay) * (1.0 - p_slip)
     return replace(invoices, p_late=np.where(doomed, 1.0, p_late),
-                   late=(draws < p_late) | doomed, doomed=doomed)
+                   late=(draws < p_late) | doomed, delayed=(draws < p_delay) & ~doomed,
+                   doomed=doomed)
 
 
 def _settlement_dates(rng: np.random.Generator, invoices: _Invoices, cal: _Calendar,
-                      config: SyntheticConfig) -> np.ndarray:
+                      config: SyntheticConfig, paydays: _PayDays) -> np.ndarray:
     """Day each invoice would be settled (_NEVER when doomed), ignoring the ledger end.
 
-    On time: on or a few days before the due date, some much earlier, never before issue.
-    Late: 1 + exponential days after due, longer for low creditworthiness and after a shock.
+    Always a pay day of the customer when there is one in range. On time: the last pay day on
+    or before the due date, some on an earlier one, never before issue (with no pay day within
+    the terms, the first business day after issue). Slipped: the first pay day after the due
+    date. Delayed: the first pay day from 1 + exponential days after due (a short delay or, for
+    some, a long one), longer for low creditworthiness and after a shock.
     """
     n = len(invoices)
     close, early = rng.random(n), rng.random(n)
-    terms = invoices.due - invoices.issue
-    early_days = np.where(close < _EARLY_CLOSE_SHARE, np.floor(early * 4),
-                          np.floor(early * terms))
-    on_time = np.maximum(invoices.due - early_days, invoices.issue)
-    scale = (_LATE_DAYS_SCALE * np.exp(-_LATE_DAYS_CW_WEIGHT * invoices.cw)
+    customer = invoices.customer
+    issue, due = invoices.issue.astype(np.int64), invoices.due.astype(np.int64)
+    target = np.where(close < _EARLY_CLOSE_SHARE, due,
+                      issue + np.floor(early * (due - issue + 1)).astype(np.int64))
+    on_time = paydays.within(customer, target, issue, due)
+    long_delay = rng.random(n) < _LONG_DELAY_SHARE
+    scale = (np.where(long_delay, _LONG_DELAY_SCALE, _LATE_DAYS_SCALE)
+             * np.exp(-_LATE_DAYS_CW_WEIGHT * invoices.cw)
              * np.where(invoices.due >= cal.shock_start, config.shock_delay_factor, 1.0))
     days_late = np.minimum(1 + np.floor(rng.exponential(size=n) * scale), _MAX_DAYS_LATE)
-    settle = np.where(invoices.late, invoices.due + days_late, on_time)
+    late_from = due + np.where(invoices.delayed, days_late, 1).astype(np.int64)
+    settle = np.where(invoices.late, paydays.next_on_or_after(customer, late_from), on_time)
     return np.where(invoices.doomed, _NEVER, settle).astype(np.int32)

@@ -84,8 +84,12 @@ _LATE_QUARTER_END = 0.25
 _UTILIZATION_CENTER = 0.75
 _PRE_LEDGER_MONTHS = 3
 
-_EARLY_CLOSE_SHARE = 0.6
-_LATE_DAYS_SCALE = 9.0
+_EARLY_CLOSE_SHARE = 0.8
+_LATE_DAYS_SCALE = 1.5
+"""Mean days of a short delay (before the customer's creditworthiness and a shock)."""
+_LONG_DELAY_SHARE = 0.12
+_LONG_DELAY_SCALE = 25.0
+"""A delay is long with this share, of this mean."""
 _LATE_DAYS_CW_WEIGHT = 0.6
 _MAX_DAYS_LATE = 720
 
@@ -112,3 +116,18 @@ _PROMISE_SHARE = 0.35
 _PROMISE_MIN_DAYS_LATE = 5
 _PROMISE_PARTIAL_SHARE = 0.2
 _DOOMED_PROMISE_HORIZON = 60
+
+# payment habits: how customers time their payments (`paydays`)
+_HABITS: tuple[str, ...] = ("weekly", "twice_monthly", "month_end", "none")
+_HABIT_WEIGHTS: tuple[float, ...] = (0.45, 0.11, 0.07, 0.37)
+_RUN_WEEKDAY_WEIGHTS: tuple[float, ...] = (0.15, 0.25, 0.2, 0.25, 0.15)
+"""Weekday of a weekly payment run, Monday to Friday."""
+_BANK_LAG_SHARE = 0.2
+"""Share of customers whose payments arrive one business day after their run."""
+_SLIP_LOGIT_MEAN = 1.5
+_SLIP_LOGIT_SD = 1.0
+"""A customer's slip propensity, sigmoid(N(mean, sd)): the chance it pays an invoice due on
+the last business day before one of its pay days (or on a weekend or holiday just before it)
+in that run rather than the run before."""
+_SLIP_DECAY = 0.25
+"""Each further day between the due date and the next pay day multiplies the slip chance."""

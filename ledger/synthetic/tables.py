@@ -21,11 +21,13 @@ from ledger.synthetic.parameters import (
     _COUNTRIES,
     _DISPUTE_REASONS,
     _FX_TO_USD,
+    _HABITS,
     _INDUSTRIES,
     _NAME_PREFIXES,
     _NEVER,
     _SEGMENTS,
 )
+from ledger.synthetic.paydays import _Habits
 
 
 def _ids(prefix: str, count: int, digits: int) -> pa.Array:
@@ -186,7 +188,8 @@ def _fx_table(customers: _Customers) -> pa.Table:
 
 
 def _truth_tables(invoices: _Invoices, cw: np.ndarray, default_day: np.ndarray,
-                  invoice_ids: pa.Array, customer_ids: pa.Array) -> dict[str, pa.Table]:
+                  habits: _Habits, invoice_ids: pa.Array, customer_ids: pa.Array
+                  ) -> dict[str, pa.Table]:
     return {
         "truth_invoices": pa.table({"invoice_id": invoice_ids, "p_late_true": invoices.p_late},
                                    schema=TRUTH_SCHEMAS["truth_invoices"]),
@@ -194,5 +197,8 @@ def _truth_tables(invoices: _Invoices, cw: np.ndarray, default_day: np.ndarray,
             "customer_id": customer_ids,
             "creditworthiness_end": cw[:, -1],
             "default_date": _dates(default_day, default_day < _NEVER),
+            "payment_habit": _labels(_HABITS, habits.habit),
+            "run_weekday": pa.array(habits.weekday.astype(np.int32), mask=habits.weekday < 0),
+            "bank_lag_days": pa.array(habits.lag.astype(np.int32)),
         }, schema=TRUTH_SCHEMAS["truth_customers"]),
     }
