@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import pandas as pd
 
@@ -123,15 +123,36 @@ def check_grouping(by: str | None) -> None:
 def kpi_figures(components: pd.DataFrame) -> dict:
     """The KPIs of the customers in `components` (rows of `kpi_components`), JSON-ready:
     amounts rounded to the cent, days and CEI to 0.01, shares to 0.0001; None where n/a."""
-    total = {c: float(components[c].sum()) for c in AMOUNTS}
-    counts = {c: int(components[c].sum()) for c in COUNTS}
+    totals = {c: components[c].sum() for c in (*AMOUNTS, *COUNTS)}
+    oldest = components["dispute_age_days_max"].max() if len(components) else None
+    return _figures(totals, len(components), oldest)
+
+
+def kpi_groups(components: pd.DataFrame, by: str) -> list[dict]:
+    """`kpi_figures` of each group of `by` (one of `GROUPINGS`), largest AR first (ties by
+    name), each with its `group` name."""
+    check_grouping(by)
+    column = "customer_id" if by == "customer" else by
+    grouped = components.groupby(column, sort=True, dropna=False)
+    totals = grouped[[*AMOUNTS, *COUNTS]].sum()
+    totals["customers"] = grouped.size()
+    totals["oldest"] = grouped["dispute_age_days_max"].max()
+    groups = [{"group": str(name), **_figures(row, int(row["customers"]), row["oldest"])}
+              for name, row in zip(totals.index, totals.to_dict("records"), strict=True)]
+    return sorted(groups, key=lambda g: -g["ar"])
+
+
+def _figures(totals: Mapping[str, float], customers: int, oldest: float | None) -> dict:
+    """The figures from the sums of the components (`AMOUNTS`, `COUNTS`) of `customers`
+    customers whose oldest open dispute is `oldest` days old (None or NaN: none)."""
+    total = {c: float(totals[c]) for c in AMOUNTS}
+    counts = {c: int(totals[c]) for c in COUNTS}
     ar, current, sales = total["ar"], total["current_ar"], total["sales_90d"]
     dso = _ratio(ar * WINDOW_DAYS, sales)
     best = _ratio(current * WINDOW_DAYS, sales)
     collectable = total["ar_90d_ago"] + sales
-    oldest = components["dispute_age_days_max"].max() if len(components) else None
     return {
-        "customers": len(components),
+        "customers": customers,
         "ar": _cent(ar), "current_ar": _cent(current), "ar_90d_ago": _cent(total["ar_90d_ago"]),
         "sales_90d": _cent(sales),
         "dso": _round(dso, 2), "best_dso": _round(best, 2),
@@ -147,16 +168,6 @@ def kpi_figures(components: pd.DataFrame) -> dict:
                                                counts["disputes_open"]), 1),
         "dispute_age_max_days": None if oldest is None or pd.isna(oldest) else int(oldest),
     }
-
-
-def kpi_groups(components: pd.DataFrame, by: str) -> list[dict]:
-    """`kpi_figures` of each group of `by` (one of `GROUPINGS`), largest AR first (ties by
-    name), each with its `group` name."""
-    check_grouping(by)
-    column = "customer_id" if by == "customer" else by
-    groups = [{"group": str(name), **kpi_figures(rows)}
-              for name, rows in components.groupby(column, sort=True, dropna=False)]
-    return sorted(groups, key=lambda g: -g["ar"])
 
 
 def kpi_trend(ledger: Ledger, as_of: dt.date, months: int = 12) -> pd.DataFrame:
