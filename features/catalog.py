@@ -14,6 +14,15 @@ are columns every builder provides:
 - invoice state as of `as_of` (kind `state`, snapshot only): `inv_open_c`, `inv_paid_c`,
   `inv_credited_c`, `inv_payments_n`, `inv_open_dispute`, `inv_active_promise`,
   `inv_broken_promise`.
+- invoice calendar (kind `invoice`; `features.calendar`): `due_holiday` (1 if the due date
+  is a public holiday of the customer's country, else 0) and `due_business_shift` (days from
+  the due date to the first business day on or after it), both NULL when the country has no
+  known holiday calendar;
+- customer habits as of `as_of` (`features.habits`): the last 3 and 5 settled invoices
+  (`last3_n`, `last3_late_n`, `last3_days_late_sum`, the same for 5), the median and
+  interquartile range of days late of the last 10 (`recent_days_late_median`,
+  `recent_days_late_iqr`), and the population prior (`prior_late_share`,
+  `prior_short_late_share`).
 
 Windows: a feature as of T uses facts dated strictly before T; a window of w days covers the
 facts dated from T - w to T - 1 inclusive (T - w counts, T itself does not). "all" covers all
@@ -53,6 +62,18 @@ WINDOWS: tuple[int | None, ...] = (None, 90, 180, 365)
 
 TREND_WINDOW = 90
 """The recent window the trend features compare with all history."""
+
+WEEKDAYS: tuple[str, ...] = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+"""Weekday names in ISO order (Monday = 1), the categories of weekday features."""
+
+PRIOR_STRENGTH = 5.0
+"""Empirical Bayes: weight of the population prior, in invoices. A rate of k events in n
+trials is shown as (k + a) / (n + a + b) with a = PRIOR_STRENGTH x prior and
+b = PRIOR_STRENGTH x (1 - prior): no history gives the prior, 5 settled invoices weigh as much
+as the prior, many give the customer's own rate (`features.habits` computes the prior)."""
+
+HABIT_WINDOW = 365
+"""Window of the payment-weekday habit, in days."""
 
 _PLACEHOLDER = re.compile(r"\{(\w+)(?:@(\w+))?\}")
 
@@ -228,6 +249,154 @@ def _history(window: int | None) -> list[FeatureSpec]:
     ]
 
 
+def shrunk(events: str, trials: str, prior: str) -> str:
+    """SQL of the empirical-Bayes rate (k + a) / (n + a + b) around `prior` (see
+    `PRIOR_STRENGTH`); NULL when the prior is NULL (no settlement in the population yet)."""
+    return f"(({events}) + {PRIOR_STRENGTH:g} * ({prior})) / (({trials}) + {PRIOR_STRENGTH:g})"
+
+
+def _weekday_list(window: int) -> str:
+    """SQL list of the customer's payments per ISO weekday over `window` days."""
+    return "[" + ", ".join(f"{{pay_wd{k}_n@{window}}}" for k in range(1, 8)) + "]"
+
+
+def _usual_weekday(window: int) -> str:
+    """SQL of the customer's usual payment weekday (ISO number, the earliest of ties), NULL
+    without payments."""
+    days = _weekday_list(window)
+    return f"CASE WHEN list_max({days}) > 0 THEN list_position({days}, list_max({days})) END"
+
+
+_WEEKDAY_SQL = "[" + ", ".join(f"'{d}'" for d in WEEKDAYS) + "]"
+_SEQUENCE_TABLES = ("invoices", "payments", "credit_notes")
+_NO_CALENDAR = "no holiday calendar for the customer's country"
+
+
+def _calendar() -> list[FeatureSpec]:
+    """Calendar features of the invoice's due date."""
+    quarter_end = "CAST(date_trunc('quarter', due_date) + INTERVAL 3 MONTH AS DATE) - 1"
+    return [
+        FeatureSpec("due_weekday", "Weekday of the due date (Mon..Sun): payment runs, and "
+                    "weekends, shift when invoices are paid.", "invoice",
+                    f"list_extract({_WEEKDAY_SQL}, isodow(due_date))", dtype="category",
+                    categories=WEEKDAYS, extra_tables=("invoices",),
+                    reason=Reason("due on a {value}", missing="no due date")),
+        FeatureSpec("due_weekend", "1 if the due date falls on a Saturday or Sunday, else 0.",
+                    "invoice", "CAST(isodow(due_date) >= 6 AS INTEGER)", dtype="int",
+                    extra_tables=("invoices",),
+                    reason=Reason("due on a weekend", zero="due on a weekday")),
+        FeatureSpec("due_days_to_weekday", "Days from the due date to the next Monday-Friday "
+                    "day (0 on a weekday, 2 on a Saturday, 1 on a Sunday).", "invoice",
+                    "CASE isodow(due_date) WHEN 6 THEN 2 WHEN 7 THEN 1 ELSE 0 END", dtype="int",
+                    extra_tables=("invoices",),
+                    reason=Reason("due {value:.0f} days before the next weekday",
+                                  zero="due on a weekday")),
+        FeatureSpec("due_holiday", "1 if the due date is a public holiday of the customer's "
+                    "country, else 0 (null when its calendar is unknown).", "invoice",
+                    "due_holiday", dtype="int", extra_tables=("invoices",),
+                    reason=Reason("due on a public holiday", zero="not due on a holiday",
+                                  missing=_NO_CALENDAR)),
+        FeatureSpec("due_days_to_business_day", "Days from the due date to the first business "
+                    "day on or after it (weekends and the country's public holidays; null "
+                    "when its calendar is unknown).", "invoice", "due_business_shift",
+                    dtype="int", extra_tables=("invoices",),
+                    reason=Reason("due {value:.0f} days before the next business day",
+                                  zero="due on a business day", missing=_NO_CALENDAR)),
+        FeatureSpec("due_days_to_month_end", "Days from the due date to the last day of its "
+                    "month (0 on that day).", "invoice", "last_day(due_date) - due_date",
+                    dtype="int", extra_tables=("invoices",),
+                    reason=Reason("due {value:.0f} days before a month end",
+                                  zero="due on a month end")),
+        FeatureSpec("due_days_to_quarter_end", "Days from the due date to the last day of its "
+                    "calendar quarter (0 on that day).", "invoice",
+                    f"{quarter_end} - due_date", dtype="int", extra_tables=("invoices",),
+                    reason=Reason("due {value:.0f} days before a quarter end",
+                                  zero="due on a quarter end")),
+    ]
+
+
+def _habits() -> list[FeatureSpec]:
+    """The customer's payment habits, point in time, rates shrunk toward the population."""
+    w = HABIT_WINDOW
+    days = _weekday_list(w)
+    usual = _usual_weekday(w)
+    none_paid = f"no payments over the last {w} days"
+    specs = [
+        FeatureSpec("pay_weekday_usual", f"Weekday of most of the customer's payments in the "
+                    f"last {w} days (the earliest of ties; null without payments).", "history",
+                    f"list_extract({_WEEKDAY_SQL}, {usual})", w, dtype="category",
+                    categories=WEEKDAYS, model_input=False,
+                    reason=Reason("usually pays on a {value}", missing=none_paid)),
+        FeatureSpec("pay_weekday_regularity", f"Share of the payments of the last {w} days "
+                    "made on the usual weekday, shrunk toward 1/7 (no habit) when payments are "
+                    "few.", "history", shrunk(f"list_max({days})", f"list_sum({days})",
+                                              "1.0 / 7"), w,
+                    reason=Reason("pays {value:.0%} of the time on the same weekday")),
+        FeatureSpec("due_to_usual_pay_day", "Days from the due date to the next usual payment "
+                    "weekday of the customer (0 when due on it; null without payments).",
+                    "invoice", f"({usual} - isodow(due_date) + 7) % 7", w, dtype="int",
+                    extra_tables=("invoices",),
+                    reason=Reason("due {value:.0f} days before the customer's usual payment "
+                                  "day", zero="due on the customer's usual payment day",
+                                  missing=none_paid)),
+        FeatureSpec("late_share_shrunk", "Share of the invoices settled over all history that "
+                    "were late, shrunk toward the population's share before as_of when they "
+                    "are few (empirical Bayes).", "history",
+                    shrunk("{late_n@all}", "{settled_n@all}", "prior_late_share"), monotone=1,
+                    extra_tables=_SEQUENCE_TABLES,
+                    reason=Reason("paid about {value:.0%} of invoices late (history weighed "
+                                  "against all customers)",
+                                  missing="no invoice settled by any customer yet")),
+        FeatureSpec("short_late_share", "Share of the customer's late settlements that were "
+                    "1-5 days late, shrunk toward the population's share.", "history",
+                    shrunk("{late_1_5_n@all}", "{late_n@all}", "prior_short_late_share"),
+                    extra_tables=_SEQUENCE_TABLES,
+                    reason=Reason("{value:.0%} of late payments were 1 to 5 days late",
+                                  missing="no late invoice of any customer yet")),
+        FeatureSpec("days_late_median_recent", "Median days late (settlement - due date) of "
+                    "the last 10 invoices settled (null if none).", "history",
+                    "recent_days_late_median", extra_tables=_SEQUENCE_TABLES,
+                    window_label="last 10",
+                    reason=Reason("typically pays {value:.0f} days late",
+                                  negative="typically pays {abs:.0f} days early",
+                                  zero="typically pays on the due date",
+                                  missing="no invoices settled")),
+        FeatureSpec("days_late_iqr_recent", "Interquartile range of days late of the last 10 "
+                    "invoices settled: how regular the timing is (null if none).", "history",
+                    "recent_days_late_iqr", extra_tables=_SEQUENCE_TABLES,
+                    window_label="last 10",
+                    reason=Reason("payment timing spread over {value:.0f} days recently",
+                                  missing="no invoices settled")),
+    ]
+    for k in (3, 5):
+        specs += [
+            FeatureSpec(f"last{k}_late_share", f"Share of the last {k} invoices settled that "
+                        "were late, shrunk toward the population's late share.", "history",
+                        shrunk(f"last{k}_late_n", f"last{k}_n", "prior_late_share"),
+                        extra_tables=_SEQUENCE_TABLES, window_label=f"last {k}",
+                        monotone=1,
+                        reason=Reason(f"about {{value:.0%}} of the last {k} invoices paid late",
+                                      missing="no invoice settled by any customer yet")),
+            FeatureSpec(f"last{k}_days_late", f"Mean days late of the last {k} invoices "
+                        "settled (null if none).", "history",
+                        f"last{k}_days_late_sum / nullif(last{k}_n, 0)",
+                        extra_tables=_SEQUENCE_TABLES, window_label=f"last {k}",
+                        monotone=1,
+                        reason=Reason(f"paid the last {k} invoices {{value:.0f}} days late on "
+                                      "average",
+                                      negative=f"paid the last {k} invoices {{abs:.0f}} days "
+                                               "early on average",
+                                      missing="no invoices settled")),
+        ]
+    specs.append(
+        FeatureSpec("amount_vs_typical_365d", "Invoice amount over the customer's mean invoice "
+                    "amount in the last 365 days (null without invoices then).", "invoice",
+                    "amount_c / nullif({invoiced_c} / nullif({invoices_n}, 0), 0)", 365,
+                    reason=Reason("invoice {value:.1f} times the customer's typical amount this "
+                                  "year", missing="no invoices in the last 365 days")))
+    return specs
+
+
 def _bucket_text(label: str) -> str:
     return label.replace("_plus", "+").replace("_", "-")
 
@@ -371,6 +540,8 @@ def _catalog() -> list[FeatureSpec]:
                     "CAST(date_trunc('quarter', issue_date) + INTERVAL 3 MONTH AS DATE) "
                     "- issue_date - 1", dtype="int", extra_tables=("invoices",),
                     reason=Reason("issued {value:.0f} days before a quarter end")),
+        *_calendar(),
+        *_habits(),
         FeatureSpec("country", "Customer country (ISO 3166 alpha-2).", "customer", "country",
                     dtype="category", reason=Reason("country {value}")),
         FeatureSpec("industry", "Customer industry.", "customer", "industry",

@@ -94,6 +94,9 @@ MEASURES: dict[str, Measure] = {m.name: m for m in (
     Measure("days_late_c", "sum of amount (cents) x days late of settled invoices", _SETTLE),
     Measure("last_late_date", "settlement date of the last invoice settled late", _SETTLE,
             agg="max"),
+    Measure("late_1_5_n", "invoices settled 1 to 5 days after their due date", _SETTLE),
+    *(Measure(f"pay_wd{k}_n", f"payments made on ISO weekday {k} (1 = Monday)",
+              ("invoices", "payments")) for k in range(1, 8)),
     Measure("paid_c", "amount paid, cents", ("invoices", "payments")),
     Measure("last_payment_date", "date of the last payment", ("invoices", "payments"),
             agg="max"),
@@ -249,7 +252,8 @@ class EventSource:
 
 
 _SETTLEMENT = ("settled_n", "late_n", "days_late_sum", "days_late_sq", "settled_c",
-               "days_late_c", "last_late_date")
+               "days_late_c", "last_late_date", "late_1_5_n")
+_PAY_WEEKDAYS = tuple(f"pay_wd{k}_n" for k in range(1, 8))
 _OVERDUE = tuple(f"overdue_{label}_c" for label in AGING_LABELS)
 
 
@@ -268,6 +272,8 @@ def event_sources() -> list[EventSource]:
         for k, label in enumerate(AGING_LABELS, start=1)
     )
     boundaries = ", ".join(f"({k}, {b})" for k, b in enumerate(AGING_BOUNDARIES, start=1))
+    pay_weekdays = ", ".join(f"CASE WHEN pay_c > 0 AND isodow(d) = {k} THEN 1 END AS pay_wd{k}_n"
+                             for k in range(1, 8))
     rem = " ".join(f"WHEN {k} THEN amount_c - applied_{k}_c"
                    for k in range(1, len(AGING_BOUNDARIES) + 1))
     return [
@@ -277,7 +283,7 @@ def event_sources() -> list[EventSource]:
                    issue_date AS first_invoice_date, 1 AS open_n, amount_c AS open_c
             FROM inv"""),
         EventSource("application", ("credited_c", "paid_c", "last_payment_date", "open_c",
-                                    *_OVERDUE, "open_n", *_SETTLEMENT), f"""
+                                    *_OVERDUE, "open_n", *_SETTLEMENT, *_PAY_WEEKDAYS), f"""
             SELECT ck, d, nullif(cn_c, 0) AS credited_c, nullif(pay_c, 0) AS paid_c,
                    CASE WHEN pay_c > 0 THEN d END AS last_payment_date,
                    -reduce AS open_c, {applied_buckets},
@@ -288,7 +294,9 @@ def event_sources() -> list[EventSource]:
                    CASE WHEN settles THEN {days_late} * {days_late} END AS days_late_sq,
                    CASE WHEN settles THEN amount_c END AS settled_c,
                    CASE WHEN settles THEN amount_c * {days_late} END AS days_late_c,
-                   CASE WHEN settles AND {days_late} > 0 THEN d END AS last_late_date
+                   CASE WHEN settles AND {days_late} > 0 THEN d END AS last_late_date,
+                   CASE WHEN settles AND {days_late} BETWEEN 1 AND 5 THEN 1 END AS late_1_5_n,
+                   {pay_weekdays}
             FROM (SELECT *, {reduce} AS reduce, {settles} AS settles FROM app_cum)
             WHERE reduce > 0 OR cn_c > 0"""),
         EventSource("aging", _OVERDUE, f"""

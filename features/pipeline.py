@@ -28,9 +28,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from features.asof import asof_values
+from features.calendar import due_calendar
 from features.catalog import feature_catalog
 from features.compile import asof_hist_stage, needed_measures, projection
 from features.events import MEASURES, base_stages, event_stages, events_stage
+from features.habits import SETTLEMENTS_SQL, PopulationPrior, habit_table
 from features.sql import Stage, date_literal, materialize, with_query
 from ledger.loader import Ledger
 
@@ -110,8 +112,9 @@ def invoice_feature_batches(
     final = f"""
         SELECT invoice_id, customer_id, as_of, issue_date, due_date, {projection(specs)}
         FROM (SELECT *, issue_date AS as_of FROM inv WHERE {issue_range}) i
-        JOIN cust c USING (ck) JOIN hist h USING (ik)
+        JOIN cust c USING (ck) JOIN hist h USING (ik) {_CALENDAR_JOIN}
         ORDER BY customer_id, invoice_id"""
+    prior = _population_prior(ledger)
     cursor = ledger.con.cursor()
     try:
         cust, *_ = base_stages()
@@ -127,14 +130,59 @@ def invoice_feature_batches(
                                  f"WHERE {issue_range} ORDER BY ck, as_of").to_arrow_table()
             values = asof_values(events, queries, pairs)
             del events
-            hist = values.add_column(0, "ik", queries["ik"])
+            habits = habit_table(cursor.sql(SETTLEMENTS_SQL).to_arrow_table(), prior,
+                                 queries["ck"].to_numpy(), _days(queries["as_of"]))
+            hist = pa.table({"ik": queries["ik"], **dict(zip(values.column_names,
+                                                             values.columns, strict=True)),
+                             **dict(zip(habits.column_names, habits.columns, strict=True))})
+            del values, habits
             cursor.register("hist", hist)
+            cursor.register("cal", _calendar(cursor, inline, "inv", issue_range))
             try:
                 yield cursor.sql(with_query(inline, final)).to_arrow_table()
             finally:
                 cursor.unregister("hist")
+                cursor.unregister("cal")
     finally:
         cursor.close()
+
+
+_CALENDAR_JOIN = "LEFT JOIN cal USING (country, due_date)"
+"""Joins the calendar inputs (`features.calendar`) of each (country, due date) pair."""
+
+
+def _days(column: pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(column.cast(pa.int32()).to_numpy())
+
+
+def _population_prior(ledger: Ledger) -> PopulationPrior:
+    """The population prior of the habit features, computed in a cursor of its own."""
+    cursor = ledger.con.cursor()
+    try:
+        return PopulationPrior(cursor)
+    finally:
+        cursor.close()
+
+
+def _calendar(cursor: duckdb.DuckDBPyConnection, inline: list[Stage], invoices: str,
+              where: str) -> pa.Table:
+    """Calendar inputs of the distinct (customer country, due date) pairs of `invoices`."""
+    pairs = cursor.sql(with_query(inline, f"""
+        SELECT DISTINCT c.country, i.due_date FROM {invoices} i JOIN cust c USING (ck)
+        WHERE {where}""")).to_arrow_table()
+    columns = due_calendar(pairs["country"], pairs["due_date"])
+    return pa.table({"country": pairs["country"], "due_date": pairs["due_date"],
+                     **{name: pa.array(v, pa.float64()) for name, v in columns.items()}})
+
+
+def _customer_habits(cursor: duckdb.DuckDBPyConnection, ledger: Ledger,
+                     as_of: dt.date) -> pa.Table:
+    """Habit columns of every customer as of `as_of` (`inv_state` materialized in `cursor`)."""
+    keys = cursor.sql("SELECT ck FROM cust ORDER BY ck").to_arrow_table()["ck"].to_numpy()
+    day = np.full(len(keys), (as_of - dt.date(1970, 1, 1)).days, dtype=np.int32)
+    habits = habit_table(cursor.sql(SETTLEMENTS_SQL).to_arrow_table(),
+                         _population_prior(ledger), keys, day)
+    return habits.add_column(0, "ck", pa.array(keys))
 
 
 def _issue_range(start: dt.date | None, end: dt.date | None) -> str:
@@ -212,7 +260,8 @@ def snapshot_stages(as_of: dt.date) -> tuple[list[Stage], str]:
     ]
     final = f"""
         SELECT invoice_id, customer_id, as_of, issue_date, due_date, {projection(specs)}
-        FROM open_inv JOIN cust c USING (ck) JOIN hist h USING (ck)
+        FROM open_inv JOIN cust c USING (ck) JOIN hist h USING (ck) JOIN habit USING (ck)
+        {_CALENDAR_JOIN}
         ORDER BY customer_id, invoice_id"""
     return stages, final
 
@@ -224,6 +273,7 @@ def customer_stages(as_of: dt.date) -> tuple[list[Stage], str]:
     final = f"""
         SELECT customer_id, as_of, {projection(specs)}
         FROM (SELECT *, {date_literal(as_of)} AS as_of FROM cust) c JOIN hist h USING (ck)
+        JOIN habit USING (ck)
         ORDER BY customer_id"""
     return stages, final
 
@@ -238,7 +288,7 @@ def build_snapshot(ledger: Ledger, as_of: dt.date) -> pd.DataFrame:
     `days_past_due`, `age_days`, `paid_share`, `credited_share`, `payments_count`,
     `has_open_dispute`, `has_active_promise`, `has_broken_promise`).
     """
-    return _run(ledger, *snapshot_stages(as_of))
+    return _run(ledger, *snapshot_stages(as_of), as_of=as_of, calendar=True)
 
 
 def build_customer_features(ledger: Ledger, as_of: dt.date) -> pd.DataFrame:
@@ -246,7 +296,7 @@ def build_customer_features(ledger: Ledger, as_of: dt.date) -> pd.DataFrame:
 
     Columns: `customer_id`, `as_of`, then `feature_catalog("customer")`.
     """
-    return _run(ledger, *customer_stages(as_of))
+    return _run(ledger, *customer_stages(as_of), as_of=as_of)
 
 
 def invoice_settlements(ledger: Ledger, *, before: dt.date | None = None) -> pd.DataFrame:
@@ -264,10 +314,18 @@ def invoice_settlements(ledger: Ledger, *, before: dt.date | None = None) -> pd.
     return _run(ledger, base_stages(before), final)
 
 
-def _run(ledger: Ledger, stages: list[Stage], final: str) -> pd.DataFrame:
+def _run(ledger: Ledger, stages: list[Stage], final: str, *, as_of: dt.date | None = None,
+         calendar: bool = False) -> pd.DataFrame:
+    """Materialize the stages and run `final`; with `as_of`, the customers' habit columns are
+    table `habit`, with `calendar` the open invoices' calendar inputs table `cal`."""
     cursor = ledger.con.cursor()
     try:
         inline = materialize(cursor, stages)
+        if as_of is not None:
+            cursor.register("habit", _customer_habits(cursor, ledger, as_of))
+        if calendar:
+            cursor.register("cal", _calendar(cursor, inline, "inv_state",
+                                             "i.settle_date IS NULL"))
         return _to_pandas(cursor.sql(with_query(inline, final)).to_arrow_table())
     finally:
         cursor.close()

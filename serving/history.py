@@ -28,9 +28,11 @@ import pandas as pd
 import pyarrow as pa
 
 from features import build_customer_features, feature_catalog
+from features.calendar import CALENDAR_COLUMNS, due_calendar
 from features.catalog import FeatureSpec, measure_column
 from features.compile import asof_hist_stage, needed_measures, projection
 from features.events import MEASURES, cents, event_stages
+from features.habits import HABIT_COLUMNS
 from features.sql import materialize, with_query
 from ledger.loader import Ledger
 
@@ -48,7 +50,8 @@ POSTED_STATE: dict[str, str] = {
 """The invoice-state inputs of a posted invoice: nothing applied, no dispute, no promise."""
 
 _POSTED_INPUTS = {"as_of": "DATE", "issue_date": "DATE", "due_date": "DATE", "amount": "DOUBLE",
-                  "currency": "VARCHAR", "rate": "DOUBLE"}
+                  "currency": "VARCHAR", "rate": "DOUBLE",
+                  **dict.fromkeys(CALENDAR_COLUMNS, "DOUBLE")}
 
 PREPARED_ROWS = 16
 """Batches of at most this many rows run the prepared statement with literal values."""
@@ -155,7 +158,8 @@ class PostedFeatures:
         unknown = ("CAST(NULL AS VARCHAR) AS country, CAST(NULL AS VARCHAR) AS industry, "
                    "CAST(NULL AS VARCHAR) AS segment, CAST(NULL AS DOUBLE) AS payment_terms_days, "
                    "CAST(NULL AS DATE) AS created_date, CAST(NULL AS DOUBLE) AS credit_limit_c, "
-                   "CAST(1.0 AS DOUBLE) AS rate, CAST(NULL AS VARCHAR) AS customer_currency")
+                   "CAST(1.0 AS DOUBLE) AS rate, CAST(NULL AS VARCHAR) AS customer_currency, "
+                   + ", ".join(f"CAST(NULL AS DOUBLE) AS {c}" for c in HABIT_COLUMNS))
         as_of = "(SELECT max(as_of) FROM history)"
         return f"""
             SELECT {COLD_START_KEY} AS hk, CAST(NULL AS VARCHAR) AS customer_id,
@@ -216,8 +220,12 @@ class PostedFeatures:
             rate[cold] = [self.rates.get(c, 1.0) for c in posted["currency"].to_numpy()[cold]]
         dates = {c: pd.to_datetime(posted[c]).to_numpy().astype("datetime64[D]")
                  for c in ("as_of", "issue_date", "due_date")}
+        calendar = due_calendar(pa.array(self.customers["country"].to_numpy()[keys],
+                                         pa.string()),
+                                pa.array(dates["due_date"]).cast(pa.date32()))
         values = {
             **{c: d.astype(object).tolist() for c, d in dates.items()},
+            **{c: calendar[c].tolist() for c in CALENDAR_COLUMNS},
             "amount": posted["amount"].to_numpy(dtype=float).tolist(),
             "currency": posted["currency"].astype(str).tolist(),
             "rate": rate.astype(float).tolist(),

@@ -49,7 +49,7 @@ def test_catalog_defines_each_feature_once_with_meaning_window_and_tables():
     for spec in catalog:
         assert spec.meaning.endswith(".") and len(spec.meaning) > 15, spec.name
         assert spec.window_text in {"all", "as of", "static", "90d", "180d", "365d",
-                                    "90d vs all"}, spec.name
+                                    "90d vs all", "last 3", "last 5", "last 10"}, spec.name
         assert "customers" in spec.tables
         assert all(measure in MEASURES for measure, _ in spec.measures)
     required = {"late_share_180d", "days_late_mean_all", "days_late_std_90d",
