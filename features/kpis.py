@@ -33,6 +33,7 @@ import datetime as dt
 import math
 from collections.abc import Iterable, Mapping
 
+import duckdb
 import pandas as pd
 
 from features.events import base_stages, cents
@@ -188,8 +189,8 @@ def kpi_trend(ledger: Ledger, as_of: dt.date, months: int = 12) -> pd.DataFrame:
     rows = []
     for day in dates:
         frame = by_currency[by_currency["as_of"] == pd.Timestamp(day)]
-        figures = kpi_figures(frame.assign(**dict.fromkeys(COUNTS, 0),
-                                           dispute_age_days_max=float("nan")))
+        figures = _figures({**frame[list(AMOUNTS)].sum(), **dict.fromkeys(COUNTS, 0)},
+                           len(frame), None)
         rows.append({"as_of": day, **{k: figures[k] for k in (
             "ar", "current_ar", "sales_90d", "dso", "best_dso", "add", "cei")},
             "overdue_share": _round(_ratio(figures["ar"] - figures["current_ar"],
@@ -197,7 +198,7 @@ def kpi_trend(ledger: Ledger, as_of: dt.date, months: int = 12) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _amounts(cursor: object, dates: Iterable[dt.date], key: str) -> pd.DataFrame:
+def _amounts(cursor: duckdb.DuckDBPyConnection, dates: Iterable[dt.date], key: str) -> pd.DataFrame:
     """`AMOUNTS` in whole cents of the customer's currency, per `key` (`customer_id` or
     `currency`) and as-of date, from the dated changes of each invoice's open amount:
     +amount on its issue date, -each payment or credit note on its date, or on the issue
@@ -257,7 +258,7 @@ def _amounts(cursor: object, dates: Iterable[dt.date], key: str) -> pd.DataFrame
     return frame
 
 
-def _promises(cursor: object, as_of: dt.date) -> pd.DataFrame:
+def _promises(cursor: duckdb.DuckDBPyConnection, as_of: dt.date) -> pd.DataFrame:
     """Per customer: promises whose promised date is in the window before `as_of`, and how
     many of them were kept, judged by `features.events`' rule over facts dated before it."""
     start = date_literal(as_of - dt.timedelta(days=WINDOW_DAYS))
