@@ -18,7 +18,7 @@ from serving.local import running_server
 
 
 def main() -> None:
-    """Call /model_info, /worklist, /score_invoices and /credit_limits (with each key)."""
+    """Call /model_info, /worklist, /score_invoices, /credit_limits (with each key), /kpis."""
     settings = load_settings_or_fail()
     collector, manager = (f"demo-{secrets.token_hex(12)}" for _ in range(2))
     keys = {collector: "collector", manager: "credit_manager"}
@@ -51,12 +51,20 @@ def main() -> None:
         refused = client.post("/credit_limits", json={}, headers=as_collector)
         limits = client.post("/credit_limits", json={},
                              headers={"Authorization": f"Bearer {manager}"}).json()["limits"]
-        cut = min(limits, key=lambda row: row["change"])
+        cut = min((row for row in limits if row["change"] is not None),
+                  key=lambda row: row["change"])
         console.print(f"POST /credit_limits as a collector: {refused.status_code}; as a credit "
                       f"manager: {len(limits):,} limits, the largest cut {cut['customer_id']} "
                       f"(grade {cut['grade']}) {cut['current_limit']:,.0f} -> "
                       f"{cut['recommended_limit']:,.0f}", highlight=False)
+        kpis = client.get("/kpis", headers=as_collector).json()
+        console.print(f"GET /kpis: DSO {_figure(kpis['dso'])} days, best possible "
+                      f"{_figure(kpis['best_dso'])}, CEI {_figure(kpis['cei'])}", highlight=False)
     console.print(f"API stopped (log {log}); `make serve` keeps it running.", highlight=False)
+
+
+def _figure(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:,.1f}"
 
 
 if __name__ == "__main__":
