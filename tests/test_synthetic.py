@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 from pathlib import Path
 
+import holidays
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -18,6 +19,7 @@ from ledger.synthetic import (
     TABLE_NAMES,
     TRUTH_SCHEMAS,
     SyntheticConfig,
+    figures,
     generate_ledger,
     write_ledger,
 )
@@ -472,3 +474,94 @@ def test_edge_configs_keep_the_contract(config: SyntheticConfig) -> None:
                           ("promises", "created_date")]:
         dates = tables[table][column].to_pylist()
         assert all(config.start_date <= d < end for d in dates), (table, column)
+
+
+# --------------------------------------------------------------------------- payment calendar
+
+CALENDAR = SyntheticConfig(customers=1500, months=30, seed=5)
+CALENDAR_END = datetime.date(2026, 7, 1)
+
+
+@pytest.fixture(scope="module")
+def calendar_ledger() -> dict[str, pa.Table]:
+    """About 100k invoices."""
+    return generate_ledger(CALENDAR)
+
+
+@pytest.fixture(scope="module")
+def calendar_payments(calendar_ledger: dict[str, pa.Table]) -> pd.DataFrame:
+    """Payments with their customer's country and (true) payment habit."""
+    customers = calendar_ledger["customers"].to_pandas().set_index("customer_id")
+    truth = calendar_ledger["truth_customers"].to_pandas().set_index("customer_id")
+    payments = calendar_ledger["payments"].to_pandas()
+    payments = payments.join(customers["country"], on="customer_id").join(truth,
+                                                                           on="customer_id")
+    payments["day"] = pd.to_datetime(payments["payment_date"])
+    return payments
+
+
+def test_late_share_per_p_late_bin_matches_within_binomial_error(
+        calendar_ledger: dict[str, pa.Table]) -> None:
+    """p_late_true, calendar terms included, is the probability of being paid late."""
+    settled = figures.settlement_days(calendar_ledger)
+    truth = calendar_ledger["truth_invoices"].to_pandas().set_index("invoice_id")
+    matured = settled[settled["due_date"] < pd.Timestamp(CALENDAR_END)].join(truth)
+    assert len(matured) > 90_000
+    late = (matured["settle_date"].isna() | (matured["settle_date"] > matured["due_date"]))
+    frame = pd.DataFrame({"p": matured["p_late_true"], "late": late,
+                          "bin": pd.qcut(matured["p_late_true"], 20, labels=False,
+                                         duplicates="drop")})
+    bins = frame.groupby("bin").agg(p=("p", "mean"), late=("late", "mean"), n=("p", "size"),
+                                    variance=("p", lambda p: float(np.sum(p * (1 - p)))))
+    assert len(bins) >= 15
+    assert bins["p"].iloc[0] < 0.15 and bins["p"].iloc[-1] > 0.75
+    error = np.sqrt(bins["variance"]) / bins["n"]
+    assert (abs(bins["late"] - bins["p"]) <= 4 * error + 1e-9).all(), bins
+
+
+def test_payments_fall_on_business_days_and_weekend_due_invoices_are_paid_late_more_often(
+        calendar_ledger: dict[str, pa.Table]) -> None:
+    shown = figures.payment_figures(calendar_ledger, CALENDAR_END)
+    assert shown["weekend_payment_share"] <= 0.001
+    assert shown["late_share_due_weekend"] >= shown["late_share_due_weekday"] + 0.12
+    by_weekday = shown["late_share_by_due_weekday"]
+    assert min(by_weekday["Sat"], by_weekday["Sun"]) > max(
+        by_weekday[day] for day in ("Mon", "Tue", "Wed", "Thu", "Fri"))
+    timing = shown["timing"]
+    assert 0.3 <= shown["late_share"] <= 0.5
+    assert timing["on_due"] >= 0.12 and timing["late_1_5"] > timing["late_6_30"]
+    truth = calendar_ledger["truth_invoices"]["p_late_true"].to_numpy()
+    due = pd.to_datetime(calendar_ledger["invoices"]["due_date"].to_pandas())
+    weekend = (due.dt.weekday >= 5).to_numpy()
+    assert truth[weekend].mean() > truth[~weekend].mean() + 0.1, "the truth knows the calendar"
+
+
+def test_payments_avoid_public_holidays_of_the_customers_country(
+        calendar_payments: pd.DataFrame) -> None:
+    closed = {(country, day) for country in calendar_payments["country"].unique()
+              for day in holidays.country_holidays(country, years=range(2024, 2027))}
+    on_holiday = [(country, day) in closed for country, day in zip(
+        calendar_payments["country"], calendar_payments["payment_date"], strict=True)]
+    assert len(closed) > 50
+    assert np.mean(on_holiday) <= 0.001
+    christmas = calendar_payments["day"].dt.strftime("%m-%d").isin(["12-25", "01-01"])
+    assert not christmas.any()
+
+
+def test_payment_habits_show_in_the_payment_days(calendar_payments: pd.DataFrame) -> None:
+    """Weekly payers pay on their run weekday (a day later with a bank lag), month-end and
+    twice-monthly payers around their run days, payers without a habit on any weekday."""
+    habit = calendar_payments["payment_habit"]
+    assert set(habit) == {"weekly", "twice_monthly", "month_end", "none"}
+    weekly = calendar_payments[habit == "weekly"]
+    expected = (weekly["run_weekday"] + weekly["bank_lag_days"]) % 5
+    assert (weekly["day"].dt.weekday == expected).mean() >= 0.9
+    assert weekly["bank_lag_days"].eq(1).mean() > 0.1
+    day_of_month = calendar_payments["day"].dt.day
+    near_month_end = (day_of_month >= 28) | (day_of_month <= 5)
+    assert near_month_end[habit == "month_end"].mean() >= 0.95
+    near_runs = near_month_end | day_of_month.between(15, 19)
+    assert near_runs[habit == "twice_monthly"].mean() >= 0.95
+    assert near_month_end[habit == "none"].mean() < 0.5
+    none_weekdays = calendar_payments.loc[habit == "none", "day"].dt.weekday
+    assert (none_weekdays.value_counts(normalize=True).reindex(range(5)) > 0.1).all()

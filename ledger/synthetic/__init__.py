@@ -9,32 +9,45 @@ product never reads:
   whether the invoice is settled after its due date (one uniform per invoice compared with it,
   so no model can do better);
 - `truth_customers`: `customer_id`, `creditworthiness_end` (the latent state at the last ledger
-  month, higher is better) and `default_date` (null when the customer did not default).
+  month, higher is better), `default_date` (null when the customer did not default) and its
+  payment habit: `payment_habit`, `run_weekday` (0 = Monday, weekly payers only) and
+  `bank_lag_days`.
 
 The story, in draw order:
 
 1. customers: country and currency, industry (each with a base risk), lognormal annual sales
    and a size segment, payment terms, a risk-blind credit limit (about two months of the sales
    stated at onboarding) and an account opening date (before or during the ledger);
-2. creditworthiness: an AR(1) process per customer-month around a customer's long-run level;
-3. defaults: a monthly hazard driven by low creditworthiness and industry risk;
-4. invoices: Poisson counts per customer-month (size x seasonality x quarter-end bump),
-   lognormal amounts around the customer's typical invoice, due = issue + terms;
-5. lateness: p_late_true = sigmoid(intercept + industry risk - creditworthiness
-   + b log(amount / typical) + c utilization + quarter-end + shock), late ~ Bernoulli exactly.
-   An invoice due on or after its customer's default date is never paid: p_late_true = 1;
-6. outcomes given lateness: settlement dates, disputes (more likely when late; a late disputed
-   invoice is settled after the dispute resolves, an on-time one is resolved and paid by its due
-   date), credit notes, partial payments, promises to pay (kept or broken);
-7. censoring: nothing dated on or after the ledger end is written, and a defaulted customer
+2. payment habits: weekly runs on a weekday, twice a month, month end or none (any business
+   day), a bank lag for some, and a propensity to slip; the customer's pay days are its runs
+   moved off weekends and its country's public holidays (`paydays`);
+3. creditworthiness: an AR(1) process per customer-month around a customer's long-run level;
+4. defaults: a monthly hazard driven by low creditworthiness and industry risk;
+5. invoices: Poisson counts per customer-month (size x seasonality x quarter-end bump),
+   lognormal amounts around the customer's typical invoice, due = issue + terms (any day);
+6. lateness: an invoice is delayed with p_delay = sigmoid(intercept + industry risk
+   - creditworthiness + b log(amount / typical) + c utilization + quarter-end + shock), and
+   independently slips to the customer's first pay day after the due date with p_slip (zero
+   when the due date is a pay day, highest when a pay day follows it at once: a due date on
+   a Saturday is paid on Monday); p_late_true = 1 - (1 - p_delay)(1 - p_slip) and late ~
+   Bernoulli exactly. An invoice due on or after its customer's default date is never paid:
+   p_late_true = 1;
+7. outcomes given lateness, every payment on a pay day of the customer: settlement dates (on
+   time: the last pay day by the due date or an earlier one; slipped: the first pay day after
+   it; delayed: the first pay day after a short or long delay), disputes (more likely when
+   late; a late disputed invoice is settled after the dispute resolves, an on-time one is
+   resolved and paid by its due date), credit notes, partial payments, promises to pay (kept
+   or broken);
+8. censoring: nothing dated on or after the ledger end is written, and a defaulted customer
    pays and is credited nothing from its default date on.
 
 Amounts are in the customer's currency; `fx_rates` converts them into the base currency, USD.
 
 The package, one job per module: `config` (what to generate, names and types of the tables),
 `parameters` (the simulator's fixed numbers), `timeline` (the months as epoch days), `numeric`
-(shared helpers), `customers` (steps 1-3), `invoices` (steps 4-5 and settlement days), `events`
-(step 6), `tables` (the Arrow tables, censored as in step 7) and `writer` (`write_ledger`).
+(shared helpers), `customers` (steps 1, 3, 4), `paydays` (step 2), `invoices` (steps 5-6 and
+settlement days), `events` (step 7), `tables` (the Arrow tables, censored as in step 8),
+`writer` (`write_ledger`) and `figures` (payment-timing figures of any ledger, for the docs).
 Names with a leading underscore are private to the package. This module runs the steps in order:
 `generate_ledger` looks each step up here, so a test may patch one (e.g. `_draw_lateness`) on
 this module.
