@@ -121,8 +121,8 @@ def _utilization(customers: _Customers, invoices: _Invoices, cal: _Calendar) -> 
     return rolling / customers.credit_limit_cents[customer]
 
 
-def _late_probability(customers: _Customers, invoices: _Invoices, utilization: np.ndarray,
-                      cal: _Calendar, config: SyntheticConfig) -> np.ndarray:
+def _delay_probability(customers: _Customers, invoices: _Invoices, utilization: np.ndarray,
+                       cal: _Calendar, config: SyntheticConfig) -> np.ndarray:
     """Probability of each invoice being delayed for the customer's own reasons."""
     customer = invoices.customer
     relative_size = np.log(invoices.cents / customers.typical_cents[customer])
