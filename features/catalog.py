@@ -255,16 +255,18 @@ def shrunk(events: str, trials: str, prior: str) -> str:
     return f"(({events}) + {PRIOR_STRENGTH:g} * ({prior})) / (({trials}) + {PRIOR_STRENGTH:g})"
 
 
-def _weekday_list(window: int) -> str:
-    """SQL list of the customer's payments per ISO weekday over `window` days."""
-    return "[" + ", ".join(f"{{pay_wd{k}_n@{window}}}" for k in range(1, 8)) + "]"
+def _weekday_counts(window: int) -> list[str]:
+    """The customer's payments on each ISO weekday over `window` days (placeholders)."""
+    return [f"{{pay_wd{k}_n@{window}}}" for k in range(1, 8)]
 
 
 def _usual_weekday(window: int) -> str:
     """SQL of the customer's usual payment weekday (ISO number, the earliest of ties), NULL
     without payments."""
-    days = _weekday_list(window)
-    return f"CASE WHEN list_max({days}) > 0 THEN list_position({days}, list_max({days})) END"
+    counts = _weekday_counts(window)
+    most = f"greatest({', '.join(counts)})"
+    cases = " ".join(f"WHEN {c} = {most} THEN {k}" for k, c in enumerate(counts, start=1))
+    return f"CASE WHEN {most} > 0 THEN CASE {cases} END END"
 
 
 _WEEKDAY_SQL = "[" + ", ".join(f"'{d}'" for d in WEEKDAYS) + "]"
@@ -318,7 +320,7 @@ def _calendar() -> list[FeatureSpec]:
 def _habits() -> list[FeatureSpec]:
     """The customer's payment habits, point in time, rates shrunk toward the population."""
     w = HABIT_WINDOW
-    days = _weekday_list(w)
+    counts = _weekday_counts(w)
     usual = _usual_weekday(w)
     none_paid = f"no payments over the last {w} days"
     specs = [
@@ -329,8 +331,8 @@ def _habits() -> list[FeatureSpec]:
                     reason=Reason("usually pays on a {value}", missing=none_paid)),
         FeatureSpec("pay_weekday_regularity", f"Share of the payments of the last {w} days "
                     "made on the usual weekday, shrunk toward 1/7 (no habit) when payments are "
-                    "few.", "history", shrunk(f"list_max({days})", f"list_sum({days})",
-                                              "1.0 / 7"), w,
+                    "few.", "history", shrunk(f"greatest({', '.join(counts)})",
+                                              " + ".join(counts), "1.0 / 7"), w,
                     reason=Reason("pays {value:.0%} of the time on the same weekday")),
         FeatureSpec("due_to_usual_pay_day", "Days from the due date to the next usual payment "
                     "weekday of the customer (0 when due on it; null without payments).",
