@@ -56,10 +56,15 @@ PRIOR_COLUMNS: tuple[str, ...] = ("prior_late_share", "prior_short_late_share")
 HABIT_COLUMNS: tuple[str, ...] = (*SEQUENCE_COLUMNS, *PRIOR_COLUMNS)
 """Every per-customer column this module provides to the builders."""
 
-SETTLEMENTS_SQL = """
-    SELECT ck, settle_date AS d, ik, CAST(settle_date - due_date AS DOUBLE) AS days_late
-    FROM inv_state WHERE settle_date IS NOT NULL ORDER BY ck, d, ik"""
-"""The settlements of the builder's `inv_state` stage, in the order `sequence_columns` needs."""
+def settlements_sql(latest_only: bool = False) -> str:
+    """The settlements of the builder's `inv_state` stage, in the order `sequence_columns`
+    needs; with `latest_only` only each customer's last `RECENT_SETTLED` (all that a query
+    after every settlement reads: the snapshot and customer builders)."""
+    latest = (f"QUALIFY row_number() OVER (PARTITION BY ck ORDER BY settle_date DESC, ik DESC)"
+              f" <= {RECENT_SETTLED}") if latest_only else ""
+    return f"""
+        SELECT ck, settle_date AS d, ik, CAST(settle_date - due_date AS DOUBLE) AS days_late
+        FROM inv_state WHERE settle_date IS NOT NULL {latest} ORDER BY ck, d, ik"""
 
 
 def _days(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -69,7 +74,7 @@ def _days(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
 def sequence_columns(settlements: pa.Table, q_ck: np.ndarray,
                      q_day: np.ndarray) -> dict[str, np.ndarray]:
     """`SEQUENCE_COLUMNS` of each query (customer key, epoch day) from `settlements`
-    (`SETTLEMENTS_SQL`: ck, d, ik, days_late sorted by ck, d, ik); settlements dated before
+    (`settlements_sql()`: ck, d, ik, days_late sorted by ck, d, ik); settlements dated before
     the query day count."""
     keys = _keys(settlements["ck"].to_numpy(), _days(settlements["d"]))
     late = np.asarray(settlements["days_late"].to_numpy(), dtype=np.float64)

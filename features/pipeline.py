@@ -32,7 +32,7 @@ from features.calendar import due_calendar
 from features.catalog import feature_catalog
 from features.compile import asof_hist_stage, needed_measures, projection
 from features.events import MEASURES, base_stages, event_stages, events_stage
-from features.habits import SETTLEMENTS_SQL, PopulationPrior, habit_table
+from features.habits import PopulationPrior, habit_table, settlements_sql
 from features.sql import Stage, date_literal, materialize, with_query
 from ledger.loader import Ledger
 
@@ -130,7 +130,7 @@ def invoice_feature_batches(
                                  f"WHERE {issue_range} ORDER BY ck, as_of").to_arrow_table()
             values = asof_values(events, queries, pairs)
             del events
-            habits = habit_table(cursor.sql(SETTLEMENTS_SQL).to_arrow_table(), prior,
+            habits = habit_table(cursor.sql(settlements_sql()).to_arrow_table(), prior,
                                  queries["ck"].to_numpy(), _days(queries["as_of"]))
             hist = pa.table({"ik": queries["ik"], **dict(zip(values.column_names,
                                                              values.columns, strict=True)),
@@ -180,7 +180,7 @@ def _customer_habits(cursor: duckdb.DuckDBPyConnection, ledger: Ledger,
     """Habit columns of every customer as of `as_of` (`inv_state` materialized in `cursor`)."""
     keys = cursor.sql("SELECT ck FROM cust ORDER BY ck").to_arrow_table()["ck"].to_numpy()
     day = np.full(len(keys), (as_of - dt.date(1970, 1, 1)).days, dtype=np.int32)
-    habits = habit_table(cursor.sql(SETTLEMENTS_SQL).to_arrow_table(),
+    habits = habit_table(cursor.sql(settlements_sql(latest_only=True)).to_arrow_table(),
                          _population_prior(ledger), keys, day)
     return habits.add_column(0, "ck", pa.array(keys))
 
