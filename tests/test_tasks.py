@@ -104,3 +104,15 @@ def test_the_customer_fingerprint_tells_a_later_export_from_another_ledger() -> 
     assert customers_held(tags, ids[:500]) == pytest.approx(0.5, abs=0.2)
     assert customers_held(tags, [f"X{i:05d}" for i in range(1000)]) == 0.0
     assert customers_held({}, ids) is None
+
+
+def test_a_baseline_rule_chosen_as_the_model_only_has_to_match_the_best_baseline() -> None:
+    """Cross-validation may choose the logistic baseline itself: serving it is no loss."""
+    same = comparison(0.72, 0.185)
+    assert not decide(same).promote  # another model would need the margin
+    matched = judge(same, outcomes=("late", "on time"), champion=None, force=False,
+                    config=GATE, is_baseline=True)
+    assert matched.promote and "a baseline rule itself, as good as the best" in matched.reason
+    worse = judge(comparison(0.70, 0.185), outcomes=("late", "on time"), champion=None,
+                  force=False, config=GATE, is_baseline=True)
+    assert not worse.promote and "worse than the best baseline" in worse.reason

@@ -3,7 +3,8 @@
 In order, a version is promoted only if
 1. its out-of-time validation holds at least `min_outcomes` examples of each outcome;
 2. it beats the best baseline there: AUC higher by `auc_margin`, Brier score no worse (by more
-   than `brier_margin`);
+   than `brier_margin`); a model that is itself a baseline rule (cross-validation chose it)
+   need only match the best baseline: serving the best rule is never serving a loser;
 3. there is no champion, or the champion was trained on another ledger and `--force` is given
    (without it, such a champion stays), or it beats the champion (higher AUC, Brier no worse)
    on the validation examples after both models' training windows.
@@ -56,10 +57,11 @@ class Decision:
 
 def judge(
     comparison: pd.DataFrame, *, outcomes: tuple[str, str], champion: ChampionCheck | None,
-    force: bool, config: GateConfig,
+    force: bool, config: GateConfig, is_baseline: bool = False,
 ) -> Decision:
     """The verdict on a model given its comparison with its baselines (`compare_models` rows:
-    the model's row is `MODEL_ROW`) on its validation examples, and the champion."""
+    the model's row is `MODEL_ROW`) on its validation examples, and the champion.
+    `is_baseline`: the model is one of the baseline rules, refitted (no margin over them)."""
     model = comparison.set_index("model").loc[MODEL_ROW]
     n_positive = int(round(model["base_rate"] * model["n"]))
     n_negative = int(model["n"]) - n_positive
@@ -68,7 +70,7 @@ def judge(
         return Decision(False, f"too few validation examples to judge: {n_positive} "
                         f"{outcomes[0]} and {n_negative} {outcomes[1]}, the gate needs at "
                         f"least {config.min_outcomes} of each", checks)
-    beaten = _against_best_baseline(comparison, model, config, checks)
+    beaten = _against_best_baseline(comparison, model, config, checks, is_baseline)
     if not beaten.promote:
         return beaten
     if champion is None:
@@ -78,6 +80,7 @@ def judge(
 
 def _against_best_baseline(
     comparison: pd.DataFrame, model: pd.Series, config: GateConfig, checks: dict[str, float],
+    is_baseline: bool,
 ) -> Decision:
     baselines = comparison[(comparison["model"] != MODEL_ROW) & comparison["auc"].notna()]
     if baselines.empty:
@@ -87,10 +90,17 @@ def _against_best_baseline(
                   brier_vs_baseline=float(model["brier"] - best["brier"]))
     figures = (f"AUC {model['auc']:.4f} vs {best['auc']:.4f}, Brier {model['brier']:.4f} vs "
                f"{best['brier']:.4f} of the best baseline ({best['model']})")
-    wins = (model["auc"] >= best["auc"] + config.auc_margin
+    margin = 0.0 if is_baseline else config.auc_margin
+    wins = (model["auc"] >= best["auc"] + margin
             and model["brier"] <= best["brier"] + config.brier_margin)
+    if wins and is_baseline:
+        return Decision(True, f"a baseline rule itself, as good as the best baseline: {figures}",
+                        checks)
     if wins:
         return Decision(True, f"beats the best baseline: {figures}", checks)
+    if is_baseline:
+        return Decision(False, f"a baseline rule itself, worse than the best baseline: "
+                        f"{figures}", checks)
     return Decision(False, f"does not beat the best baseline by the margin (AUC +"
                     f"{config.auc_margin:g}, Brier no worse): {figures}", checks)
 

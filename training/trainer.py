@@ -34,6 +34,9 @@ from training.tracking import (
 )
 
 Progress = Callable[[str], None]
+BASELINE_CANDIDATES = ("late_share", "logistic_history")
+"""Candidates of `choose_model` that are the baseline rules themselves: when one is chosen,
+the gate asks it to match the best baseline, not to beat it by a margin."""
 
 
 @dataclass(kw_only=True)
@@ -137,7 +140,8 @@ def train_task(
         step("judging")
         champion = _champion_check(task, registry, judged, customers)
         decision = judge(comparison, outcomes=task.outcomes, champion=champion, force=force,
-                         config=config.gate)
+                         config=config.gate,
+                         is_baseline=fit_info.get("chosen") in BASELINE_CANDIDATES)
         promoted = decision.promote and promote
         if promoted:
             registry.promote(task.name, version, decision.reason)
