@@ -128,7 +128,7 @@ def generate_ledger(config: SyntheticConfig) -> dict[str, pa.Table]:
     default_day = _default_dates(rng, customers, cw, cal)
     invoices = _draw_invoices(rng, customers, cw, default_day, cal)
     utilization = _utilization(customers, invoices, cal)
-    p_delay = _delay_probability(customers, invoices, utilization, cal, config)
+    p_delay = _delay_probability(customers, habits, invoices, utilization, cal, config)
     del utilization
     invoices = _draw_lateness(rng, invoices, p_delay, _slip_probability(invoices, habits,
                                                                         paydays))

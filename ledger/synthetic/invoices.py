@@ -121,13 +121,15 @@ def _utilization(customers: _Customers, invoices: _Invoices, cal: _Calendar) -> 
     return rolling / customers.credit_limit_cents[customer]
 
 
-def _delay_probability(customers: _Customers, invoices: _Invoices, utilization: np.ndarray,
-                       cal: _Calendar, config: SyntheticConfig) -> np.ndarray:
+def _delay_probability(customers: _Customers, habits: _Habits, invoices: _Invoices,
+                       utilization: np.ndarray, cal: _Calendar, config: SyntheticConfig
+                       ) -> np.ndarray:
     """Probability of each invoice being delayed for the customer's own reasons."""
     customer = invoices.customer
     relative_size = np.log(invoices.cents / customers.typical_cents[customer])
     quarter_end = (cal.calendar_month[invoices.month] % 3 == 0)
     logit = (config.late_intercept + customers.risk[customer] - invoices.cw
+             + habits.laxity[customer]
              + _LATE_AMOUNT_WEIGHT * relative_size
              + _LATE_UTILIZATION_WEIGHT * np.clip(utilization - _UTILIZATION_CENTER, -1.0, 2.0)
              + _LATE_QUARTER_END * quarter_end

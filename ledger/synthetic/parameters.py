@@ -130,4 +130,6 @@ _SLIP_LOGIT_SD = 1.0
 the last business day before one of its pay days (or on a weekend or holiday just before it)
 in that run rather than the run before."""
 _SLIP_DECAY = 0.25
+_LAXITY_SD = 1.5
+"""Spread of a customer's own delay logit (payment discipline apart from creditworthiness)."""
 """Each further day between the due date and the next pay day multiplies the slip chance."""

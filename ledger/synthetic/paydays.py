@@ -22,6 +22,7 @@ from ledger.synthetic.parameters import (
     _COUNTRIES,
     _HABIT_WEIGHTS,
     _HABITS,
+    _LAXITY_SD,
     _RUN_WEEKDAY_WEIGHTS,
     _SLIP_LOGIT_MEAN,
     _SLIP_LOGIT_SD,
@@ -43,6 +44,8 @@ class _Habits:
     """Business days between the run and the payment's value date (0 or 1)."""
     slip: np.ndarray
     """Chance of paying an invoice due just before a pay day in the run after its due date."""
+    laxity: np.ndarray
+    """The customer's own added logit of delaying a payment, apart from creditworthiness."""
 
 
 def _draw_habits(rng: np.random.Generator, country: np.ndarray) -> _Habits:
@@ -53,8 +56,9 @@ def _draw_habits(rng: np.random.Generator, country: np.ndarray) -> _Habits:
     weekly = np.array([name == "weekly" for name in _HABITS])[habit]
     lag = (rng.random(n) < _BANK_LAG_SHARE).astype(np.int8)
     slip = _sigmoid(_SLIP_LOGIT_MEAN + _SLIP_LOGIT_SD * rng.standard_normal(n))
+    laxity = _LAXITY_SD * rng.standard_normal(n)
     return _Habits(habit=habit, weekday=np.where(weekly, weekday, -1).astype(np.int8), lag=lag,
-                   slip=slip)
+                   slip=slip, laxity=laxity)
 
 
 @dataclass(frozen=True)
