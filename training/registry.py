@@ -122,6 +122,8 @@ class Registry:
         except MlflowException as exc:
             if exc.error_code != ErrorCode.Name(RESOURCE_ALREADY_EXISTS):
                 raise
+        if model_id is not None:  # `models:/<id>` would be resolved in MLflow's global store
+            model_uri = self.client.get_logged_model(model_id).artifact_location
         version = self.client.create_model_version(name, source=model_uri, run_id=run_id,
                                                    tags=tags, model_id=model_id)
         self.client.set_registered_model_alias(name, CHALLENGER, str(version.version))
