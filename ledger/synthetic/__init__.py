@@ -19,14 +19,16 @@ The story, in draw order:
    and a size segment, payment terms, a risk-blind credit limit (about two months of the sales
    stated at onboarding) and an account opening date (before or during the ledger);
 2. payment habits: weekly runs on a weekday, twice a month, month end or none (any business
-   day), a bank lag for some, and a propensity to slip; the customer's pay days are its runs
+   day), a bank lag for some, a propensity to slip and a laxity (an own logit of delaying a
+   payment, apart from creditworthiness); the customer's pay days are its runs
    moved off weekends and its country's public holidays (`paydays`);
 3. creditworthiness: an AR(1) process per customer-month around a customer's long-run level;
 4. defaults: a monthly hazard driven by low creditworthiness and industry risk;
 5. invoices: Poisson counts per customer-month (size x seasonality x quarter-end bump),
    lognormal amounts around the customer's typical invoice, due = issue + terms (any day);
 6. lateness: an invoice is delayed with p_delay = sigmoid(intercept + industry risk
-   - creditworthiness + b log(amount / typical) + c utilization + quarter-end + shock), and
+   - creditworthiness + the customer's laxity + b log(amount / typical) + c utilization
+   + quarter-end + shock), and
    independently slips to the customer's first pay day after the due date with p_slip (zero
    when the due date is a pay day, highest when a pay day follows it at once: a due date on
    a Saturday is paid on Monday); p_late_true = 1 - (1 - p_delay)(1 - p_slip) and late ~
