@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.metrics import roc_auc_score
 
 from models.linear_model import LinearRiskModel
 from models.pyfunc import _load_pyfunc
@@ -162,3 +163,15 @@ def test_store_reads_either_kind_and_names_an_unknown_one(tmp_path: Path) -> Non
     (folder / "model.json").write_text(json.dumps({**meta, "coefficients": [1.0]}))
     with pytest.raises(ValueError, match="coefficients has 1 values"):
         load_model(folder)
+
+
+def test_lightgbm_fits_examples_of_a_single_date_without_early_stopping() -> None:
+    """A short ledger or an early fold can hold examples of one date only: nothing later to
+    stop early on, so LightGBM fits them whole for `unsplit_rounds` rounds, not fail."""
+    frame = examples(2000, "linear").assign(as_of=pd.Timestamp("2024-06-01"))
+    config = FAST.model_copy(update={"lightgbm": FAST.lightgbm.model_copy(
+        update={"unsplit_rounds": 37})})
+    model, info = fit_booster(frame, config, features=FEATURES)
+    assert info["best_iteration"] == 37 and info["n_inner"] == 0
+    assert model.booster.num_trees() == 37
+    assert roc_auc_score(frame["late"], model.predict_proba(frame)) > 0.7

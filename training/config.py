@@ -29,6 +29,9 @@ class LightGBMParams(BaseModel):
     early_stopping_rounds: int = Field(50, ge=1)
     """Stop when the time-ordered inner validation log loss has not improved for this many
     rounds."""
+    unsplit_rounds: int = Field(200, ge=1)
+    """Rounds when the examples span a single date and so leave no later slice to stop
+    early on (a short ledger, an early cross-validation fold)."""
     num_threads: int = Field(2, ge=1)
     """Threads; fixed so that results do not depend on the machine's core count."""
 

@@ -73,14 +73,25 @@ def fit_booster(
     label: str = "late",
 ) -> tuple[RiskModel, dict]:
     """LightGBM with `config.lightgbm`'s settings, fitted on the earlier part of `train` and
-    stopped early on its latest `inner_valid_share`; uncalibrated (identity)."""
+    stopped early on its latest `inner_valid_share`; uncalibrated (identity). Examples of a
+    single date (a short ledger, an early cross-validation fold) cannot be split in time:
+    they are fitted whole for `config.lightgbm.unsplit_rounds` rounds, without early stopping."""
     features = feature_columns(train) if features is None else features
     categories = category_levels(train, features)
-    fit_mask, inner_mask = inner_split(train, config.inner_valid_share)
+    params = _lightgbm_params(features, config)
+    try:
+        fit_mask, inner_mask = inner_split(train, config.inner_valid_share)
+    except ValueError:
+        fit_set = lgb.Dataset(design_matrix(train, features, categories),
+                              train[label].astype(int), categorical_feature=list(categories))
+        rounds = config.lightgbm.unsplit_rounds
+        booster = lgb.train(params, fit_set, num_boost_round=rounds)
+        model = RiskModel(booster=booster, features=features, categories=categories)
+        return model, {"best_iteration": rounds, "n_fit": len(train), "n_inner": 0,
+                       "inner_from": None}
     x_fit = design_matrix(train[fit_mask], features, categories)
     x_inner = design_matrix(train[inner_mask], features, categories)
     y_fit, y_inner = train.loc[fit_mask, label], train.loc[inner_mask, label]
-    params = _lightgbm_params(features, config)
     fit_set = lgb.Dataset(x_fit, y_fit.astype(int), categorical_feature=list(categories),
                           free_raw_data=False)
     inner_set = lgb.Dataset(x_inner, y_inner.astype(int), reference=fit_set)
