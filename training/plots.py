@@ -316,5 +316,6 @@ def candidate_plot(
                                                           strict=True)])
     ax.set(title=title, ylabel="AUC on the slice (higher ranks better)")
     ax.grid(alpha=0.3)
-    ax.legend(loc="best", fontsize="small")
+    if not comparison.empty:
+        ax.legend(loc="best", fontsize="small")
     return fig
