@@ -9,7 +9,7 @@ DEMO_AS_OF := 2026-06-01
 DEMO_VALID_FROM := 2025-12-01
 IBM_SAMPLE := ../shared/data/ibm_ar_sample.csv
 
-.PHONY: install lock demo test bench serve mlflow-ui lint clean
+.PHONY: install lock demo test test-quick bench serve mlflow-ui lint clean
 
 PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
 
@@ -53,6 +53,9 @@ demo: install  ## the whole job on the built-in sample ledger
 
 test: install  ## the whole test suite
 	$(BIN)/pytest
+
+test-quick: install  ## the quick lane: every test not marked slow
+	$(BIN)/pytest -m "not slow"
 
 bench: install  ## every benchmark in benchmarks/, printing its figures
 	@for script in benchmarks/bench_*.py; do \
