@@ -12,6 +12,8 @@ from ledger.synthetic import SyntheticConfig, generate_ledger, write_ledger
 from o2c.cli import app
 from tests.conftest import train_champions_cli
 
+pytestmark = pytest.mark.slow  # trains three models on a generated ledger (~2 min)
+
 runner = CliRunner()
 AS_OF = "2025-12-01"
 WORKLIST_FIELDS = {"rank", "customer_id", "priority", "open_amount", "overdue_amount",

@@ -31,6 +31,8 @@ from training.pipeline import MODEL_NAME
 from training.registry import Registry
 from training.tasks import LATE_PAYMENT
 
+pytestmark = pytest.mark.slow  # trains a model on three shocked ledgers (~80 s each)
+
 D = dt.date.fromisoformat
 SEEDS = (1, 2, 3)
 VALID_FROM = D("2024-11-01")
