@@ -101,7 +101,8 @@ def features_list(
     scope: Annotated[str | None, typer.Option(
         help="Only the features one builder outputs: invoice, snapshot or customer.")] = None,
 ) -> None:
-    """Print every feature with its meaning, window and the tables it needs."""
+    """Print every feature: meaning, window, tables, type, model input, monotone direction
+    and value at issue."""
     from features.catalog import catalog_rows
 
     try:
