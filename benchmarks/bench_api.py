@@ -109,11 +109,10 @@ def _champion(work: Path) -> str:
     """The late-payment champion's family and size, read from the registry of `work`."""
     from o2c.settings import load_settings
     from serving.champions import load_champion
-    from training.registry import Registry
 
     os.environ["O2C_WORKDIR"] = str(work)
     settings = load_settings()
-    registry = Registry(settings.tracking_uri, settings.experiment, settings.artifact_location)
+    registry = settings.registry()
     model = load_champion("late-payment-risk", registry).model
     booster = getattr(model, "booster", None)
     if booster is None:

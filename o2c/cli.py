@@ -174,7 +174,6 @@ def train(
     """
     import json
 
-    from training.registry import Registry
     from training.tasks import LATE_PAYMENT, TASKS, task_named
     from training.trainer import TaskFailure, train_tasks
 
@@ -188,7 +187,7 @@ def train(
         config = config.model_copy(update={"grace_days": grace_days})
     valid_date = parse_date(valid_from, "--valid-from")
     loaded = load(ledger)
-    registry = Registry(settings.tracking_uri, settings.experiment, settings.artifact_location)
+    registry = settings.registry()
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=err_console, transient=True) as progress:
         bar = progress.add_task("training", total=None)

@@ -56,9 +56,8 @@ def portfolio_for(ledger_path: Path, as_of: dt.date, settings: Settings):  # noq
 
 
 def _tracking(settings: Settings):  # noqa: ANN202
-    from training.registry import Registry
 
-    return Registry(settings.tracking_uri, settings.experiment, settings.artifact_location)
+    return settings.registry()
 
 
 def _model_names() -> dict[str, str]:

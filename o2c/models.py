@@ -26,10 +26,9 @@ ModelOption = Annotated[str, typer.Option(
 
 
 def _registry() -> Registry:
-    from training.registry import Registry
 
     settings = load_settings_or_fail()
-    return Registry(settings.tracking_uri, settings.experiment, settings.artifact_location)
+    return settings.registry()
 
 
 def _model_names(model: str | None) -> list[str]:

@@ -65,13 +65,12 @@ def monitor(
 
     Exits 0 on ok, 3 on warn, 4 on alert (1 on an error, 2 on a wrong command line)."""
     from monitoring.run import monitor as run_monitor
-    from training.tracking import Tracking
 
     current = _window("current", current_from, current_to, "current")
     reference = _window("reference", reference_from, reference_to, "reference")
     settings = load_settings_or_fail()
     loaded = load(ledger)
-    tracking = Tracking(settings.tracking_uri, settings.experiment, settings.artifact_location)
+    tracking = settings.registry()
     with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
                   console=err_console, transient=True) as progress:
         task = progress.add_task("monitoring", total=None)

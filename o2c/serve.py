@@ -30,7 +30,6 @@ def serve(
     from serving.champions import describe_champion
     from serving.portfolio import latest_portfolio_dir
     from serving.state import MODEL_NAMES, check_snapshot
-    from training.tracking import Tracking
 
     settings = load_settings_or_fail()
     try:
@@ -44,7 +43,7 @@ def serve(
         check_snapshot(folder)
     except (FileNotFoundError, ValueError) as exc:
         fail(str(exc))
-    tracking = Tracking(settings.tracking_uri, settings.experiment, settings.artifact_location)
+    tracking = settings.registry()
     try:
         for name in MODEL_NAMES:
             describe_champion(name, tracking)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field, ValidationError
 from pydantic_settings import (
@@ -24,6 +25,9 @@ from models.worklist import WorklistConfig
 from monitoring.config import MonitoringConfig
 from serving.config import ApiConfig
 from training.config import TrainingConfig
+
+if TYPE_CHECKING:
+    from training.registry import Registry
 
 DEFAULT_CONFIG_FILE = "o2c.toml"
 
@@ -74,6 +78,12 @@ class Settings(BaseSettings):
     def artifact_location(self) -> str:
         """Where new experiments keep their artifacts (beside the default SQLite store)."""
         return (self.workdir / "mlartifacts").resolve().as_uri()
+
+    def registry(self) -> Registry:
+        """The MLflow runs and model registry these settings point at."""
+        from training.registry import Registry
+
+        return Registry(self.tracking_uri, self.experiment, self.artifact_location)
 
     @classmethod
     def settings_customise_sources(

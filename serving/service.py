@@ -44,7 +44,6 @@ from serving.schemas import (
 )
 from serving.scoring import ApiError, LiveScorer, Scorer
 from serving.state import load_scorer
-from training.tracking import Tracking
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +54,7 @@ http = FastAPI(title="o2c-risk GET endpoints", docs_url=None, redoc_url=None,
 
 def build_scorer(settings: Settings) -> Scorer:
     """A scorer from the champions and the latest snapshot the settings point at."""
-    tracking = Tracking(settings.tracking_uri, settings.experiment, settings.artifact_location)
+    tracking = settings.registry()
     return load_scorer(tracking=tracking, snapshots_dir=settings.snapshots_dir,
                        api=settings.api)
 

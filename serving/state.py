@@ -21,7 +21,7 @@ from serving.scoring import Scorer
 from training.collections import COLLECTIONS_MODEL_NAME
 from training.delinquency import SERIOUS_MODEL_NAME
 from training.pipeline import MODEL_NAME
-from training.tracking import Tracking
+from training.registry import Registry
 
 MODEL_NAMES = (MODEL_NAME, COLLECTIONS_MODEL_NAME, SERIOUS_MODEL_NAME)
 """The champions the service answers with (and tells of in /model_info)."""
@@ -137,7 +137,7 @@ def check_filled(folder: Path, frames: dict[str, pd.DataFrame]) -> None:
                                  f"empty in {empty} row(s): run `o2c score` again")
 
 
-def load_scorer(*, tracking: Tracking, snapshots_dir: Path, api: ApiConfig) -> Scorer:
+def load_scorer(*, tracking: Registry, snapshots_dir: Path, api: ApiConfig) -> Scorer:
     """The late-payment champion, the other champions' descriptions and the latest snapshot
     (by the date in its manifest), checked by `check_snapshot` and `check_filled`.
 

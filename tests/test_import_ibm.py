@@ -26,7 +26,7 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def ibm_ledger(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not SAMPLE.exists():
-        pytest.skip(f"IBM sample not found at {SAMPLE} (shared/ beside the checkout)")
+        pytest.skip(reason=f"IBM sample not found at {SAMPLE} (shared/ beside the checkout)")
     out = tmp_path_factory.mktemp("ibm") / "ledger"
     result = runner.invoke(app, ["import", "--mapping", str(MAPPING), "--out", str(out)])
     assert result.exit_code == 0, result.output
@@ -55,7 +55,7 @@ def test_a_corrupted_copy_of_the_sample_names_its_row(
     tmp_path: Path, line: int, old: str, new: str, expected: str
 ) -> None:
     if not SAMPLE.exists():
-        pytest.skip(f"IBM sample not found at {SAMPLE} (shared/ beside the checkout)")
+        pytest.skip(reason=f"IBM sample not found at {SAMPLE} (shared/ beside the checkout)")
     lines = SAMPLE.read_text().splitlines(keepends=True)
     assert old in lines[line - 1]
     lines[line - 1] = lines[line - 1].replace(old, new, 1)

@@ -18,15 +18,11 @@ from ledger.loader import Ledger
 from ledger.schema import TABLES
 from models.pyfunc import DATA_FOLDER, LOADER_MODULE
 from models.risk_model import RiskModel
-from training.registry import Registry
 
 MODEL_REQUIREMENTS = [f"{package}=={metadata.version(package)}"
                       for package in ("mlflow", "lightgbm", "numpy", "pandas")]
 """What a logged model needs besides this package (which holds its loader): stated rather
 than inferred, which would load the model again in a subprocess."""
-
-Tracking = Registry
-"""The name `Registry` had before issue 13 (where runs go is where models are registered)."""
 
 
 def ledger_fingerprint(ledger: Ledger) -> dict[str, str]:
