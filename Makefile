@@ -27,9 +27,9 @@ install: $(STAMP)
 # (requirements.lock for the service and its Bento, requirements-dev.lock for make).
 lock: install
 	$(PIP) install "uv>=0.9,<1"
-	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --generate-hashes \
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 --generate-hashes --quiet \
 		-o requirements.lock
-	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes \
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 --generate-hashes --quiet \
 		-c requirements.lock -o requirements-dev.lock
 
 demo: install  ## the whole job on the built-in sample ledger
