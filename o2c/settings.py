@@ -24,6 +24,7 @@ from models.limits import LimitsConfig
 from models.worklist import WorklistConfig
 from monitoring.config import MonitoringConfig
 from serving.config import ApiConfig
+from serving.workflow.config import WorkflowConfig
 from training.config import TrainingConfig
 
 if TYPE_CHECKING:
@@ -61,6 +62,11 @@ class Settings(BaseSettings):
     """A file holding that JSON object instead (`O2C_API_KEYS_FILE`)."""
     monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
     """Thresholds of the drift and quality checks of `o2c monitor`."""
+    workflow: WorkflowConfig = Field(default_factory=WorkflowConfig)
+    """The workflow store (users, actions, decisions) and how customers go to collectors."""
+    database_url: str | None = Field(None, repr=False)
+    """SQLAlchemy URL of the workflow store, as `O2C_DATABASE_URL`; wins over `[workflow]
+    database_url`; default `sqlite:///<workdir>/workflow.db`."""
 
     @property
     def snapshots_dir(self) -> Path:
@@ -73,6 +79,13 @@ class Settings(BaseSettings):
         if self.mlflow_tracking_uri:
             return self.mlflow_tracking_uri
         return f"sqlite:///{(self.workdir / 'mlflow.db').resolve()}"
+
+    @property
+    def workflow_url(self) -> str:
+        """The workflow store's database URL in force."""
+        from serving.workflow.db import default_url
+
+        return self.database_url or self.workflow.database_url or default_url(self.workdir)
 
     @property
     def artifact_location(self) -> str:

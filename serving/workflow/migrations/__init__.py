@@ -1,0 +1,1 @@
+"""Alembic migrations of the workflow store (run by `serving.workflow.db.upgrade`)."""
