@@ -24,6 +24,7 @@ from models.limits import LimitsConfig
 from models.worklist import WorklistConfig
 from monitoring.config import MonitoringConfig
 from serving.config import ApiConfig
+from serving.webapp.config import WebappConfig
 from serving.workflow.config import WorkflowConfig
 from training.config import TrainingConfig
 
@@ -67,6 +68,11 @@ class Settings(BaseSettings):
     database_url: str | None = Field(None, repr=False)
     """SQLAlchemy URL of the workflow store, as `O2C_DATABASE_URL`; wins over `[workflow]
     database_url`; default `sqlite:///<workdir>/workflow.db`."""
+    webapp: WebappConfig = Field(default_factory=WebappConfig)
+    """The web app under `/app/`: sessions, sign-in limits, page size."""
+    webapp_secret_key: str | None = Field(None, repr=False, min_length=32)
+    """Key that signs the web app's session cookies, as `O2C_WEBAPP_SECRET_KEY`; wins over
+    `[webapp] secret_key`; default a key generated once into `<workdir>/webapp-secret`."""
 
     @property
     def snapshots_dir(self) -> Path:

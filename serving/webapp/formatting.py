@@ -1,0 +1,59 @@
+"""How numbers, amounts and dates read on the pages (Jinja2 filters)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def number(value: Any, digits: int = 0) -> str:
+    """`1,234,567` (or with `digits` decimals); an en dash for no value."""
+    if _blank(value):
+        return "–"
+    return f"{float(value):,.{digits}f}"
+
+
+def money(value: Any, currency: str | None = None, digits: int = 0) -> str:
+    """`1,234,567 EUR`: thousands separators and the currency code."""
+    if _blank(value):
+        return "–"
+    return f"{number(value, digits)} {currency}" if currency else number(value, digits)
+
+
+def percent(value: Any, digits: int = 1) -> str:
+    """A share as `12.3%`."""
+    if _blank(value):
+        return "–"
+    return f"{float(value) * 100:.{digits}f}%"
+
+
+def day(value: Any) -> str:
+    """A date (or ISO string) as `2026-03-01`."""
+    if _blank(value) or value == "":
+        return "–"
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return str(value)[:10]
+
+
+def moment(value: Any) -> str:
+    """A time (or ISO string) as `2026-03-01 14:05 UTC`."""
+    if _blank(value) or value == "":
+        return "–"
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC)
+    return value.strftime("%Y-%m-%d %H:%M UTC")
+
+
+FILTERS = {"number": number, "money": money, "percent": percent, "day": day,
+           "moment": moment}
+"""The filters every template can use."""
