@@ -8,6 +8,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.pg import db_url, postgres  # noqa: F401 (fixtures: a real PostgreSQL, both backends)
+
 
 def tiny_ledger_frames() -> dict[str, pd.DataFrame]:
     """Two customers in two currencies, four invoices and one fact of every other kind."""
