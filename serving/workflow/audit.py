@@ -13,10 +13,10 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Index, String, event, select
+from sqlalchemy import JSON, Index, String, event, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from serving.workflow.db import Base
+from serving.workflow.base import Base, now
 
 TABLE = "audit_log"
 
@@ -32,7 +32,7 @@ class AuditEntry(Base):
     __table_args__ = (Index("ix_audit_log_subject", "subject"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    at: Mapped[dt.datetime] = mapped_column(default=now)
     """When, in UTC."""
     user_name: Mapped[str] = mapped_column(String(200))
     """Who: the user's name."""
@@ -48,19 +48,9 @@ class AuditEntry(Base):
 
     def as_dict(self) -> dict[str, Any]:
         """The entry as JSON-ready values (time as ISO 8601 UTC)."""
-        return {"id": self.id, "at": utc(self.at).isoformat(), "user": self.user_name,
+        return {"id": self.id, "at": self.at.isoformat(), "user": self.user_name,
                 "role": self.role, "action": self.action, "subject": self.subject,
                 "details": self.details}
-
-
-def utc(moment: dt.datetime) -> dt.datetime:
-    """A stored time as an aware UTC datetime (SQLite gives it back naive)."""
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
-
-
-def now() -> dt.datetime:
-    """The current time in UTC, to the microsecond."""
-    return dt.datetime.now(dt.UTC)
 
 
 def record(session: Session, *, user: str, action: str, subject: str | None,
