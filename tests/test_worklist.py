@@ -32,7 +32,7 @@ from training.collections import (
     collections_examples,
     collections_training_set,
 )
-from training.config import LightGBMParams, TrainingConfig
+from training.config import CandidatesConfig, LightGBMParams, TrainingConfig
 from training.registry import Registry
 from training.tasks import COLLECTIONS
 from training.trainer import train_task
@@ -225,9 +225,15 @@ def test_collectors_take_at_most_their_capacity_in_rank_order() -> None:
 # --- back-test and MLflow --------------------------------------------------------------------
 
 
+@pytest.mark.slow  # ~16 s: cross-validates the collections candidates
 def test_backtest_reports_capture_per_rule(ledger: Ledger) -> None:
-    result = backtest_worklist(ledger, dt.date(2025, 9, 1), config=FAST,
+    config = FAST.model_copy(update={"candidates": CandidatesConfig(folds=2, linear_c=(1.0,))})
+    result = backtest_worklist(ledger, dt.date(2025, 9, 1), config=config,
                                worklist=WorklistConfig())
+    # trained the way `o2c train` trains: a candidate chosen by cross-validation
+    assert result["model"] in {"late_share", "logistic_history", "linear_c1",
+                               "lightgbm_small", "lightgbm_medium", "lightgbm_large"}
+    assert result["calibration"] in {"platt", "identity"}
     assert result["customers"] > 20 and result["unpaid_amount"] > 0
     capture = result["capture"]
     assert set(capture) == {"worklist", "largest_overdue", "oldest_overdue", "hindsight"}

@@ -1,6 +1,8 @@
 """Back-test of the credit-limit policy: would it have cut the customers who later went bad?
 
-As of a date T: fit the serious-delinquency model on what was known before T, score the
+As of a date T: fit the serious-delinquency model on what was known before T, the way
+`o2c train` does (its task's candidates, cross-validation and calibration:
+`training.trainer.fit_model`; no MLflow run), score the
 customers as of T, recommend limits, then look at the ledger after T: customers with an
 invoice reaching 90+ days past due within 12 months are "bad". The policy works when the bad
 customers' limits shrink much more than the others' (bad ratio <= 0.6 x good ratio, where a
@@ -21,8 +23,10 @@ from ledger.loader import Ledger
 from ledger.summary import ledger_end
 from models.limits import LimitsConfig, recommend_limits
 from training.config import TrainingConfig
-from training.delinquency import HORIZON_DAYS, fit_serious_model, serious_outcomes
+from training.delinquency import HORIZON_DAYS, serious_outcomes, training_examples
 from training.evaluation import binary_metrics
+from training.tasks import SERIOUS_DELINQUENCY
+from training.trainer import fit_model
 
 TARGET_QUOTIENT = 0.6
 """The bad customers' limit ratio should be at most this share of the others'."""
@@ -37,7 +41,8 @@ def backtest_limits(
     end = ledger_end(ledger)
     if end is None or as_of >= end:
         raise ValueError(f"as_of {as_of} must fall before the ledger's end ({end})")
-    model, fit_info, train = fit_serious_model(ledger, cutoff=as_of, config=config)
+    train = training_examples(ledger, as_of)
+    model, fit_info, _ = fit_model(SERIOUS_DELINQUENCY, train.frame, config)
     horizon_end = min(as_of + dt.timedelta(days=HORIZON_DAYS), end)
     outcomes = serious_outcomes(invoice_settlements(ledger, before=horizon_end), as_of,
                                 horizon_end=horizon_end)
@@ -71,7 +76,8 @@ def backtest_limits(
         "model_brier": _finite(scores["brier"]),
         "n_train": len(train.frame),
         "train_as_of": [str(d) for d in train.dates],
-        "best_iteration": fit_info.get("best_iteration"),
+        "model": fit_info["chosen"],
+        "calibration": fit_info.get("calibration", "none"),
     }
 
 

@@ -1,7 +1,9 @@
 """Back-test of the worklist: does it point collectors at the money that stays unpaid?
 
-As of a date A: train the collections model on facts dated before A only (no MLflow), score
-the snapshot as of A, build the worklist. Over the customers with overdue invoices at A, the
+As of a date A: train the collections model on facts dated before A only, the way `o2c train`
+does (its task's candidates chosen by rolling-origin cross-validation, the winner refitted and
+calibrated: `training.trainer.fit_model`; no MLflow run), score the snapshot as of A, build
+the worklist. Over the customers with overdue invoices at A, the
 outcome is the part of their overdue amount (reporting currency) still open 30 days later
 (`open_amount_base` of the same invoices in the snapshot as of A + 30, read from the ledger
 after A). For the top 10% and 20% of those customers, the share of that unpaid amount
@@ -29,12 +31,10 @@ from features import build_snapshot
 from ledger.loader import Ledger
 from ledger.summary import ledger_end
 from models.worklist import WorklistConfig, build_worklist
-from training.collections import (
-    HORIZON_DAYS,
-    collections_training_set,
-    fit_collections_model,
-)
+from training.collections import HORIZON_DAYS, check_training, collections_training_set
 from training.config import TrainingConfig
+from training.tasks import COLLECTIONS
+from training.trainer import fit_model
 
 SHARES = (0.1, 0.2)
 RULES = ("worklist", "largest_overdue", "oldest_overdue", "hindsight")
@@ -47,15 +47,16 @@ def backtest_worklist(
 
     Keys: `as_of`, the judged customers (with overdue invoices, not held) and their figures
     (`judge` below), `held` {customers, overdue_amount, unpaid_amount}, `all` (`judge` over
-    every customer with overdue invoices, held ones last), model sizes `n_train`,
-    `best_iteration`.
+    every customer with overdue invoices, held ones last), the model: `n_train`, the chosen
+    candidate `model` and its `calibration`.
     """
     end = ledger_end(ledger)
     if end is None or as_of + dt.timedelta(days=HORIZON_DAYS) > end:
         raise ValueError(f"as_of {as_of} needs {HORIZON_DAYS} days of ledger after it "
                          f"(the ledger ends {end})")
     examples = collections_training_set(ledger, known_before=as_of, config=config)
-    model, info = fit_collections_model(examples, config)
+    check_training(examples.frame)
+    model, info, _ = fit_model(COLLECTIONS, examples.frame, config)
     snapshot = build_snapshot(ledger, as_of)
     scored = snapshot.assign(p_unpaid_30d=model.predict_proba(snapshot))
     listed = build_worklist(scored, config=worklist)
@@ -65,7 +66,8 @@ def backtest_worklist(
         "as_of": str(as_of), **judge(outcome[~held], listed),
         "held": {"customers": int(held.sum()), **_amounts(outcome[held])},
         "all": judge(outcome, listed),
-        "n_train": len(examples.frame), "best_iteration": info["best_iteration"],
+        "n_train": len(examples.frame), "model": info["chosen"],
+        "calibration": info.get("calibration", "none"),
     }
 
 

@@ -13,15 +13,15 @@ only facts dated before C. Out of time, given `valid_from` V and the ledger's en
 as of dates with A + horizon <= V (labels from facts before V), validation as of dates in
 [V, E - horizon] (labels from facts before E).
 
-`collections_training_set` + `fit_collections_model` run without MLflow (the back-test uses
-them); `collections_task_examples` feeds the task (`training.tasks.COLLECTIONS`) that trains,
-judges and registers the model (`training.trainer`).
+`collections_training_set` builds training examples alone (the back-test fits them with the
+task's `training.trainer.fit_model`, without MLflow); `collections_task_examples` feeds the
+task (`training.tasks.COLLECTIONS`) that trains, judges and registers the model
+(`training.trainer`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,18 +30,14 @@ import pandas as pd
 from features import build_snapshot, invoice_settlements
 from ledger.loader import Ledger
 from ledger.summary import ledger_end
-from models.risk_model import RiskModel
 from training.config import TrainingConfig
 from training.examples import ExampleSet, TaskExamples, snapshot_dates
-from training.fit import fit_risk_model
 
 COLLECTIONS_MODEL_NAME = "collections-risk"
 LABEL = "unpaid_30d"
 """The label: still unpaid `HORIZON_DAYS` after the as-of date."""
 HORIZON_DAYS = 30
 """Days after the as-of date by which an open invoice counts as paid."""
-
-Progress = Callable[[str], None]
 
 
 def unpaid_labels(
@@ -111,17 +107,6 @@ def collections_training_set(
     return collections_examples(ledger, dates, cutoff=known_before, horizon_days=horizon_days)
 
 
-def fit_collections_model(
-    examples: ExampleSet, config: TrainingConfig
-) -> tuple[RiskModel, dict]:
-    """LightGBM on collections examples (`fit_risk_model`: early stopping and calibration on
-    the latest dates); refuses sets without both outcomes or with a single date."""
-    _check_training(examples.frame)
-    model, info = fit_risk_model(examples.frame.rename(columns={LABEL: "late"}), config)
-    model.metadata.update(target=f"unpaid {HORIZON_DAYS} days after the as-of date")
-    return model, info
-
-
 @dataclass
 class CollectionsSplit:
     """Out-of-time collections examples."""
@@ -157,7 +142,7 @@ def collections_task_examples(
 ) -> TaskExamples:
     """The collections task's examples: `build_collections_examples`, checked."""
     split = build_collections_examples(ledger, valid_from=valid_from, config=config)
-    _check_training(split.train.frame)
+    check_training(split.train.frame)
     _check_examples(split.valid.frame, "validation")
     return TaskExamples(
         train=split.train.frame, valid=split.valid.frame, trained_before=valid_from,
@@ -166,7 +151,8 @@ def collections_task_examples(
                 "horizon_days": HORIZON_DAYS})
 
 
-def _check_training(frame: pd.DataFrame) -> None:
+def check_training(frame: pd.DataFrame) -> None:
+    """Refuse training examples without both outcomes or with a single as-of date."""
     _check_examples(frame, "training")
     if frame["as_of"].nunique() < 2:
         raise ValueError("collections training needs at least two as-of dates; lower "
