@@ -168,13 +168,16 @@ def limits(
              "spreadsheet would run as a formula start with ').")] = None,
     json_output: JsonOption = False,
 ) -> None:
-    """Recommended credit limits beside the current ones, with grades, reasons and flags
-    (from the snapshot of `o2c score` if made from the same ledger, settings and champions)."""
+    """Recommended credit limits beside the current and the decided ones, with grades, reasons
+    and flags (from the snapshot of `o2c score` if made from the same ledger, settings and
+    champions)."""
     from o2c.export import write_rows
+    from o2c.limits import with_decisions
     from serving.scoring import records
 
     settings = load_settings_or_fail()
     rows = portfolio_for(ledger, parse_date(as_of, "--as-of"), settings).limits
+    rows = with_decisions(rows, settings)
     write_rows(rows, out)
     show_limits(rows)
     if json_output:

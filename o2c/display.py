@@ -179,7 +179,11 @@ def _local_limits(row: object) -> str:
     if not isinstance(currency, str):
         return ""
     current = _amount(getattr(row, "current_limit_local", math.nan))
-    return f"{current} -> {getattr(row, 'recommended_limit_local', math.nan):,.0f} {currency}"
+    text = f"{current} -> {getattr(row, 'recommended_limit_local', math.nan):,.0f} {currency}"
+    decided = getattr(row, "effective_limit", None)
+    if decided is not None and not math.isnan(decided):
+        text += f"; decided {decided:,.0f} by {row.decided_by}"
+    return text
 
 
 def _amount(value: float, style: str = ",.0f") -> str:

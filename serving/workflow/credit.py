@@ -19,6 +19,8 @@ import pandas as pd
 from sqlalchemy import Date, Float, Index, String, Text, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from serving.portfolio import Portfolio
+from serving.scoring import records
 from serving.workflow import audit
 from serving.workflow.base import Base, now
 from serving.workflow.errors import WorkflowError
@@ -79,6 +81,17 @@ class Recommendation:
     def limit(self) -> float | None:
         """The recommended limit in the customer's currency."""
         return _number(self.row.get("recommended_limit_local"))
+
+
+def recommendation_for(portfolio: Portfolio, customer_id: str) -> Recommendation:
+    """The snapshot's recommendation for a customer; WorkflowError (404) naming customer_id
+    when the snapshot has no limit for it."""
+    rows = portfolio.limits[portfolio.limits["customer_id"] == customer_id]
+    if rows.empty:
+        raise WorkflowError(f"no credit limit for customer {customer_id!r} in the snapshot of "
+                            f"{portfolio.as_of}", "customer_id", 404)
+    return Recommendation(records(rows)[0], portfolio.as_of,
+                          portfolio.models.get(SERIOUS_MODEL_NAME))
 
 
 def _number(value: Any) -> float | None:
