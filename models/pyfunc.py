@@ -11,7 +11,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from models.store import ScoringModel, load_model
+from models.payment_dates import PaymentDateModel
+from models.store import StoredModel, load_model
 
 LOADER_MODULE = __name__
 DATA_FOLDER = "risk_model"
@@ -21,14 +22,18 @@ DATA_FOLDER = "risk_model"
 class RiskModelPyfunc:
     """A loaded scoring model with the `predict` MLflow's pyfunc wrapper calls."""
 
-    def __init__(self, model: ScoringModel) -> None:
+    def __init__(self, model: StoredModel) -> None:
         self.model = model
 
     def predict(self, model_input: pd.DataFrame, params: dict | None = None) -> np.ndarray:
-        """Probability of the positive class for each row of `model_input`."""
-        return np.asarray(self.model.predict_proba(pd.DataFrame(model_input)))
+        """Probability of the positive class for each row of `model_input` (a payment-date
+        model: its quantiles of days from due date to settlement, one column per level)."""
+        frame = pd.DataFrame(model_input)
+        if isinstance(self.model, PaymentDateModel):
+            return self.model.predict_days(frame)
+        return np.asarray(self.model.predict_proba(frame))
 
-    def get_raw_model(self) -> ScoringModel:
+    def get_raw_model(self) -> StoredModel:
         """The model itself (`PyFuncModel.get_raw_model()`)."""
         return self.model
 

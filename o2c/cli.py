@@ -151,7 +151,8 @@ def train(
                     "(default from settings: 0).")] = None,
     model: Annotated[list[str] | None, typer.Option(
         "--model", help="Train only this model (repeat for several): late-payment-risk, "
-                        "collections-risk, serious-delinquency; default all three.")] = None,
+                        "collections-risk, serious-delinquency, payment-date; default all "
+                        "four.")] = None,
     force: Annotated[bool, typer.Option(
         "--force", help="Let a model that passes the gate replace a champion trained on "
                         "another ledger (without it such a champion stays).")] = False,
@@ -160,13 +161,16 @@ def train(
                        "sizes, run id, version and the gate's decision (or its error).")]
     = False,
     predictions_out: Annotated[Path | None, typer.Option(
-        help="Write the validation invoices' invoice_id, p_late and late to this Parquet file.")]
+        help="Write the validation invoices' invoice_id, p_late and late, and their predicted "
+             "pay_date_p10, pay_date_p50 and pay_date_p90, to this Parquet file (the "
+             "payment-date model's alone when the late-payment model is not trained).")]
     = None,
 ) -> None:
     """Train the models out of time, log them to MLflow, and promote each one the gate passes.
 
     The late-payment model (invoices), the collections model (still unpaid 30 days after a
-    date) and the serious-delinquency model (customers, 90+ days past due within 12 months).
+    date), the serious-delinquency model (customers, 90+ days past due within 12 months) and
+    the payment-date model (P10, P50, P90 of the days from due date to payment).
     A version becomes champion only if it beats the best baseline by a margin on enough
     validation examples, and the champion on the examples after both training windows
     (settings [training.gate]). If any model fails to train, the command exits 1 naming it
@@ -174,7 +178,8 @@ def train(
     """
     import json
 
-    from training.tasks import LATE_PAYMENT, TASKS, task_named
+    from training.payment_dates import validation_predictions
+    from training.tasks import TASKS, task_named
     from training.trainer import TaskFailure, train_tasks
 
     try:
@@ -205,9 +210,10 @@ def train(
             continue
         summaries[result.task.key] = result.summary()
         show_training(result.task.key, summaries[result.task.key])
-        if result.task is LATE_PAYMENT and predictions_out is not None:
-            with atomic_file(predictions_out) as temporary:
-                result.predictions.to_parquet(temporary, index=False)
+    predictions = validation_predictions(results)
+    if predictions_out is not None and predictions is not None:
+        with atomic_file(predictions_out) as temporary:
+            predictions.to_parquet(temporary, index=False)
     failed = [r.task.name for r in results if isinstance(r, TaskFailure)]
     if json_output:
         print(json.dumps({**summaries, "failed": failed}, sort_keys=True))

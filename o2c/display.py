@@ -66,17 +66,20 @@ def show_ledger_errors(error: LedgerValidationError) -> None:
 
 
 METRIC_COLUMNS = ("auc", "pr_auc", "brier", "log_loss", "ece", "lift_top_decile")
+DAYS_COLUMNS = ("mae", "coverage", "width", "bias", "pinball")
+"""A payment-date model's metrics (days; coverage of its P10-P90 interval)."""
 
 
 def show_training(key: str, summary: dict) -> None:
     """A trained model's validation metrics beside its baselines', and the gate's decision."""
     table = Table(title=f"{summary['model_name']}: out-of-time validation", title_justify="left")
     table.add_column("model")
-    for metric in METRIC_COLUMNS:
+    columns = METRIC_COLUMNS if "auc" in summary else DAYS_COLUMNS
+    for metric in columns:
         table.add_column(metric, justify="right")
     rows = {"model": summary, **summary["baselines"]}
     for name, row in rows.items():
-        table.add_row(name, *(_metric(row.get(m)) for m in METRIC_COLUMNS))
+        table.add_row(name, *(_metric(row.get(m)) for m in columns))
     console.print(table)
     console.print(f"{summary['n_train']:,} training and {summary['n_valid']:,} validation "
                   f"examples; MLflow run {summary['run_id']}", highlight=False)

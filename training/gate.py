@@ -105,21 +105,31 @@ def _against_best_baseline(
                     f"{config.auc_margin:g}, Brier no worse): {figures}", checks)
 
 
+def _other_ledger(
+    name: str, held: float | None, baseline_reason: str, force: bool, config: GateConfig,
+    checks: dict[str, float],
+) -> Decision | None:
+    """The verdict when the champion was trained on another ledger; None when it was not."""
+    if held is not None:
+        checks["champion_customers_held"] = held
+    if held is None or held >= config.same_ledger_share:
+        return None
+    other = (f"{name} was trained on another ledger (this one holds {held:.0%} of its "
+             "customers)")
+    if force:
+        return Decision(True, f"replaces {other} (--force); {baseline_reason}", checks)
+    return Decision(False, f"{other}: kept it; --force replaces it. ({baseline_reason})",
+                    checks)
+
+
 def _against_champion(
     champion: ChampionCheck, baseline_reason: str, force: bool, config: GateConfig,
     checks: dict[str, float],
 ) -> Decision:
     name = f"champion v{champion.version}"
-    held = champion.customers_held
-    if held is not None:
-        checks["champion_customers_held"] = held
-    if held is not None and held < config.same_ledger_share:
-        other = (f"{name} was trained on another ledger (this one holds {held:.0%} of its "
-                 "customers)")
-        if force:
-            return Decision(True, f"replaces {other} (--force); {baseline_reason}", checks)
-        return Decision(False, f"{other}: kept it; --force replaces it. ({baseline_reason})",
-                        checks)
+    other = _other_ledger(name, champion.customers_held, baseline_reason, force, config, checks)
+    if other is not None:
+        return other
     if champion.error is not None:
         return Decision(False, f"{name} could not be scored on this validation ({champion.error});"
                         " kept it", checks)
@@ -137,3 +147,76 @@ def _against_champion(
     return Decision(better, f"AUC {champion.new_auc:.4f} vs {champion.auc:.4f}, Brier "
                     f"{champion.new_brier:.4f} vs {champion.brier:.4f} on {n:,} validation "
                     f"examples {window}: {verdict} {name}", checks)
+
+
+# --------------------------------------------------------------------- quantiles of days
+
+COVERAGE_TOLERANCE = 0.07
+"""A payment-date model's P10-P90 interval may hold its target share (80%) of validation
+outcomes give or take this much."""
+
+
+@dataclass(frozen=True)
+class DaysChampion:
+    """The current payment-date champion as the gate sees it."""
+
+    version: str
+    customers_held: float | None
+    trained_before: str | None = None
+    n: int = 0
+    """Validation examples after both training windows."""
+    mae: float = math.nan
+    coverage: float = math.nan
+    """The champion's MAE (days) and interval coverage on those examples."""
+    new_mae: float = math.nan
+    new_coverage: float = math.nan
+    error: str | None = None
+
+
+def judge_days(
+    comparison: pd.DataFrame, *, champion: DaysChampion | None, force: bool, config: GateConfig,
+    target: float, tolerance: float = COVERAGE_TOLERANCE,
+) -> Decision:
+    """The verdict on a model of days to payment (`mae`, `coverage` per row of `comparison`,
+    the model's row `MODEL_ROW`): promoted only with at least `min_outcomes` validation
+    examples, an MAE below every baseline's, its interval's coverage within `tolerance` of
+    `target`, and then no champion, or one of another ledger with `--force`, or a lower MAE
+    than the champion's (coverage within the tolerance) after both training windows."""
+    table = comparison.set_index("model")
+    model = table.loc[MODEL_ROW]
+    checks = {"n": float(model["n"]), "mae": float(model["mae"]),
+              "coverage": float(model["coverage"])}
+    if model["n"] < config.min_outcomes:
+        return Decision(False, f"too few validation examples to judge: {int(model['n'])}, the "
+                        f"gate needs at least {config.min_outcomes}", checks)
+    rules = table.drop(index=MODEL_ROW)
+    best = rules["mae"].idxmin()
+    checks["mae_vs_baseline"] = float(model["mae"] - rules.loc[best, "mae"])
+    figures = (f"MAE {model['mae']:.2f} days vs {rules.loc[best, 'mae']:.2f} of the best rule "
+               f"({best}); P10-P90 covers {model['coverage']:.1%} (target {target:.0%} "
+               f"± {tolerance:.0%})")
+    if model["mae"] >= rules.loc[best, "mae"]:
+        return Decision(False, f"does not beat the best rule: {figures}", checks)
+    if abs(model["coverage"] - target) > tolerance:
+        return Decision(False, f"interval not calibrated: {figures}", checks)
+    reason = f"beats the rules: {figures}"
+    if champion is None:
+        return Decision(True, f"no champion yet; {reason}", checks)
+    name = f"champion v{champion.version}"
+    other = _other_ledger(name, champion.customers_held, reason, force, config, checks)
+    if other is not None:
+        return other
+    if champion.error is not None:
+        return Decision(False, f"{name} could not be scored on this validation "
+                        f"({champion.error}); kept it", checks)
+    window = f"after both training windows (from {champion.trained_before or 'the start'})"
+    if champion.n < config.min_outcomes:
+        return Decision(False, f"too few validation examples {window} to compare with {name}: "
+                        f"{champion.n}, {config.min_outcomes} needed; kept it", checks)
+    checks.update(champion_mae=champion.mae, mae_vs_champion=champion.new_mae - champion.mae)
+    better = (champion.new_mae < champion.mae
+              and abs(champion.new_coverage - target) <= tolerance)
+    verdict = "beats" if better else "does not beat"
+    return Decision(better, f"MAE {champion.new_mae:.2f} vs {champion.mae:.2f} days, coverage "
+                    f"{champion.new_coverage:.1%} vs {champion.coverage:.1%} on {champion.n:,} "
+                    f"validation examples {window}: {verdict} {name}", checks)

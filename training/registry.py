@@ -29,7 +29,7 @@ from mlflow.protos.databricks_pb2 import RESOURCE_ALREADY_EXISTS, RESOURCE_DOES_
 
 from models.pyfunc import DATA_FOLDER
 from models.risk_model import META_FILE
-from models.store import ScoringModel, load_model, model_class, read_meta
+from models.store import StoredModel, load_model, model_class, read_meta
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
@@ -217,7 +217,7 @@ class Registry:
 
     # ------------------------------------------------------------------ reading models
 
-    def load_model(self, name: str, version: str) -> ScoringModel:
+    def load_model(self, name: str, version: str) -> StoredModel:
         """Read a version's model data into a model of the installed package (of the kind its
         `model.json` names: `models.store`).
 

@@ -33,6 +33,12 @@ from training.delinquency import (
 )
 from training.evaluation import age_band, size_band
 from training.examples import TaskExamples
+from training.kind import TaskKind
+from training.payment_dates import CAP_DAYS, QUANTILES, payment_date_examples
+from training.payment_dates import HEADLINE as DAYS_HEADLINE
+from training.payment_dates import LABEL as DAYS_LABEL
+from training.payment_dates import MODEL_NAME as PAYMENT_DATE_MODEL_NAME
+from training.payment_dates import SEGMENTS as DAYS_SEGMENTS
 from training.pipeline import MODEL_NAME, late_payment_examples
 from training.tracking import HEADLINE
 
@@ -112,6 +118,9 @@ class ModelTask:
     """Further validation rows whose metrics are logged with a prefix (`aged_auc`)."""
     fit_config: Callable[[TrainingConfig, pd.DataFrame], TrainingConfig] | None = None
     """Adjusts the training configuration to the training rows (None: as given)."""
+    kind: TaskKind | None = None
+    """How the model is fitted, evaluated and judged (`training.kind`); None: a binary
+    classifier (`training.trainer.BINARY`)."""
 
     def judged(self, valid: pd.DataFrame) -> pd.DataFrame:
         """The validation rows the model is judged on."""
@@ -162,21 +171,41 @@ COLLECTIONS = ModelTask(
 
 SERIOUS_DELINQUENCY = ModelTask(
     name=SERIOUS_MODEL_NAME, key="serious_delinquency",
-    example="a customer with invoices, not already 90+ days past due, at a month start",
+    example="a customer with invoices, not already 90+ days past due, at a month start (a "
+            "week on short ledgers)",
     label="serious", outcomes=("serious", "not serious"), horizon_days=SERIOUS_HORIZON_DAYS,
-    maturity=f"as-of date + {SERIOUS_HORIZON_DAYS} days before the cut-off "
-             f"(serious: an invoice {SERIOUS_DPD}+ days past due within the horizon)",
+    maturity=f"as-of date + the horizon before the cut-off (serious: an invoice "
+             f"{SERIOUS_DPD}+ days past due within {SERIOUS_HORIZON_DAYS} days, or the first "
+             "shorter horizon or lower threshold with enough matured examples: "
+             "training.delinquency.choose_horizon; the examples carry `label_known_from`)",
     build_examples=serious_task_examples, score="p_serious", keys=("customer_id", "as_of"),
     baselines=(LATE_SHARE,), segments=Segments(("country",)),
     titles=PlotTitles(
         roc="ROC curve: ranking customers by serious delinquency",
         calibration="Calibration: predicted vs observed serious delinquency",
-        score_distribution="Scores of customers seriously delinquent or not in 12 months",
+        score_distribution="Scores of customers seriously delinquent or not within the horizon",
         contributions="What drives the serious-delinquency scores"),
     fit_config=inner_share_for,
 )
 
-TASKS = (LATE_PAYMENT, COLLECTIONS, SERIOUS_DELINQUENCY)
+PAYMENT_DATES = ModelTask(
+    name=PAYMENT_DATE_MODEL_NAME, key="payment_date",
+    example="an invoice at issue, or open (overdue too) at a snapshot date",
+    label=DAYS_LABEL, outcomes=("days to payment", "days to payment"), horizon_days=None,
+    maturity=f"due date + {CAP_DAYS} days before the cut-off (the target is capped there)",
+    build_examples=payment_date_examples, score="days_p50", keys=("as_of", "invoice_id"),
+    baselines=(), segments=Segments(DAYS_SEGMENTS),
+    titles=PlotTitles(
+        roc="Predicted P50 against the actual days from due date to payment",
+        calibration="Share of payments inside the P10-P90 interval, by segment",
+        score_distribution="Days from due date to payment: predicted P50 and actual",
+        contributions="What drives the predicted days to payment (P50 booster)"),
+    headline=DAYS_HEADLINE, kind=QUANTILES,
+)
+"""Quantiles (P10, P50, P90) of days from due date to settlement (`training.payment_dates`);
+its rules (due date, customer's median) and gate belong to its kind."""
+
+TASKS = (LATE_PAYMENT, COLLECTIONS, SERIOUS_DELINQUENCY, PAYMENT_DATES)
 """The models `o2c train` trains, in order."""
 
 

@@ -16,7 +16,7 @@ from mlflow.models import infer_signature
 
 from ledger.loader import Ledger
 from ledger.schema import TABLES
-from models.pyfunc import DATA_FOLDER, LOADER_MODULE
+from models.pyfunc import DATA_FOLDER, LOADER_MODULE, RiskModelPyfunc
 from models.risk_model import RiskModel
 
 MODEL_REQUIREMENTS = [f"{package}=={metadata.version(package)}"
@@ -65,7 +65,7 @@ def log_risk_model(model: RiskModel, examples: pd.DataFrame) -> mlflow.models.mo
         saved = model.save(Path(folder) / DATA_FOLDER)
         return mlflow.pyfunc.log_model(
             name="model", loader_module=LOADER_MODULE, data_path=str(saved),
-            signature=infer_signature(example, model.predict_proba(example)),
+            signature=infer_signature(example, RiskModelPyfunc(model).predict(example)),
             input_example=example, pip_requirements=MODEL_REQUIREMENTS,
         )
 
@@ -124,9 +124,9 @@ def log_run_context(
                     "features.json")
 
 
-def log_comparison(comparison: pd.DataFrame) -> None:
+def log_comparison(comparison: pd.DataFrame, headline: tuple[str, ...] = HEADLINE) -> None:
     """Headline metrics of the model (`auc`) and of each baseline (`baseline_<name>_auc`)."""
     for _, row in comparison.iterrows():
         prefix = "" if row["model"] == MODEL_ROW else f"baseline_{row['model']}_"
-        mlflow.log_metrics({f"{prefix}{k}": float(row[k]) for k in HEADLINE
+        mlflow.log_metrics({f"{prefix}{k}": float(row[k]) for k in headline
                             if np.isfinite(row[k])})

@@ -23,6 +23,7 @@ from training.examples import TaskExamples
 from training.fingerprint import customers_fingerprint, customers_held, ledger_customers
 from training.fit import feature_columns
 from training.gate import ChampionCheck, Decision, judge
+from training.kind import Evaluation, TaskKind
 from training.registry import Registry
 from training.tasks import TASKS, ModelTask
 from training.tracking import (
@@ -75,21 +76,24 @@ def fit_model(
     task: ModelTask, train: pd.DataFrame, config: TrainingConfig,
     progress: Progress | None = None,
 ) -> tuple[ScoringModel, dict, pd.DataFrame]:
-    """The fit step of every task: candidates scored by rolling-origin cross-validation inside
-    the training period, the winner refitted and calibrated (`training.candidates`). Returns
-    the model, fit details and the candidates' comparison (a row per candidate and fold)."""
-    if task.fit_config is not None:
-        config = task.fit_config(config, train)
-    model, info, candidates = choose_model(
-        train, label=task.label, features=feature_columns(train), config=config,
-        progress=progress, known_from=label_known_from(task, train, config))
-    model.metadata.update(task=task.name, label=task.label)
-    return model, info, candidates
+    """The fit step of every task, by its kind (`kind_of`). For a classifier: candidates
+    scored by rolling-origin cross-validation inside the training period, the winner refitted
+    and calibrated (`training.candidates`). Returns the model, fit details and the candidates'
+    comparison (a row per candidate and fold)."""
+    return kind_of(task).fit(task, train, config, progress)
+
+
+def kind_of(task: ModelTask) -> TaskKind:
+    """The task's own kind, or binary classification (`BINARY`)."""
+    return BINARY if task.kind is None else task.kind
 
 
 def label_known_from(task: ModelTask, train: pd.DataFrame, config: TrainingConfig) -> pd.Series:
-    """The date by which each example's label is known: its as-of date plus the task's horizon,
-    or (no horizon) its due date plus the grace days."""
+    """The date by which each example's label is known: the rows' own `label_known_from` when
+    they carry one (a horizon chosen from the data), else its as-of date plus the task's
+    horizon, or (no horizon) its due date plus the grace days."""
+    if "label_known_from" in train:
+        return train["label_known_from"]
     if task.horizon_days is None:
         return train["due_date"] + pd.Timedelta(days=config.grace_days)
     return train["as_of"] + pd.Timedelta(days=task.horizon_days)
@@ -107,50 +111,102 @@ def train_task(
     ValueError when the examples cannot give a model.
     """
     step = progress or (lambda _message: None)
+    kind = kind_of(task)
     step("building examples")
     examples = task.build_examples(ledger, valid_from, config)
     step("fitting")
-    model, fit_info, candidates = fit_model(task, examples.train, config, step)
+    model, fit_info, candidates = kind.fit(task, examples.train, config, step)
+    model.metadata.update(examples.model_metadata)
     step("evaluating")
-    valid = examples.valid.assign(**{task.score: model.predict_proba(examples.valid)})
-    judged = task.judged(valid)
-    labels = judged[task.label].to_numpy(dtype=int)
-    scores = {MODEL_ROW: judged[task.score].to_numpy()}
-    for baseline in task.baselines:
-        scores[baseline.name] = baseline.score(examples.train, judged, task.label, config)
-    comparison = compare_models(labels, scores)
-    metrics = binary_metrics(labels, scores[MODEL_ROW])
-    bands = task.segments.bands(valid).assign(**{task.label: valid[task.label].astype(int)})
-    segments = segment_metrics(bands, label=task.label, score=task.score,
-                               by=[c for c in task.segments.by if c in bands.columns])
+    evaluation = kind.evaluate(task, examples, model, config)
     customers = ledger_customers(ledger)
     step("logging to MLflow")
     with registry.start_run(f"{task.name} valid_from={valid_from}") as run:
         run_id = run.info.run_id
-        _log_run(task, ledger, examples, config, fit_info, comparison, segments, valid, model)
-        _log_plots(task, model, judged, labels, scores)
-        mlflow.log_table(candidates, "evaluation/candidates.json")
-        mlflow.log_figure(plots.candidate_plot(candidates, chosen=str(fit_info["chosen"])),
-                          "plots/candidates.png")
+        _log_run(task, ledger, examples, config, fit_info, evaluation, model)
+        kind.log(task, model, evaluation, fit_info, candidates)
         step("registering")
-        logged = log_risk_model(model, judged)
+        logged = log_risk_model(model, evaluation.judged)
         version = str(registry.register(task.name, logged.model_uri, run_id=run_id,
                                         model_id=logged.model_id,
                                         tags=_version_tags(examples, customers)).version)
         step("judging")
-        champion = _champion_check(task, registry, judged, customers)
-        decision = judge(comparison, outcomes=task.outcomes, champion=champion, force=force,
-                         config=config.gate,
-                         is_baseline=fit_info.get("chosen") in BASELINE_CANDIDATES)
+        decision = kind.judge(task, evaluation, registry=registry, customers=customers,
+                              force=force, config=config, fit_info=fit_info)
         promoted = decision.promote and promote
         if promoted:
             registry.promote(task.name, version, decision.reason)
         log_decision(registry, task.name, version, decision, promoted)
-    predictions = judged[[*task.keys, task.score, task.label]].reset_index(drop=True)
-    return TrainingRun(task=task, metrics=metrics, comparison=comparison, segments=segments,
-                       n_train=len(examples.train), n_valid=len(judged), run_id=run_id,
-                       version=version, decision=decision, promoted=promoted,
-                       predictions=predictions, model=model)
+    return TrainingRun(task=task, metrics=evaluation.metrics, comparison=evaluation.comparison,
+                       segments=evaluation.segments, n_train=len(examples.train),
+                       n_valid=len(evaluation.judged), run_id=run_id, version=version,
+                       decision=decision, promoted=promoted,
+                       predictions=evaluation.predictions, model=model)
+
+
+class BinaryKind:
+    """Binary classification (`training.kind.TaskKind`): candidates chosen by rolling-origin
+    cross-validation, AUC and Brier score beside the baselines, ROC and calibration plots, the
+    gate's margin over the best baseline and the champion."""
+
+    def fit(self, task: ModelTask, train: pd.DataFrame, config: TrainingConfig,
+            progress: Progress | None = None) -> tuple[ScoringModel, dict, pd.DataFrame]:
+        """Candidates by rolling-origin CV, the winner refitted and calibrated."""
+        if task.fit_config is not None:
+            config = task.fit_config(config, train)
+        model, info, candidates = choose_model(
+            train, label=task.label, features=feature_columns(train), config=config,
+            progress=progress, known_from=label_known_from(task, train, config))
+        model.metadata.update(task=task.name, label=task.label)
+        return model, info, candidates
+
+    def evaluate(self, task: ModelTask, examples: TaskExamples, model: ScoringModel,
+                 config: TrainingConfig) -> Evaluation:
+        """Probabilities of the judged rows beside the baselines'; segments of all rows."""
+        valid = examples.valid.assign(**{task.score: model.predict_proba(examples.valid)})
+        judged = task.judged(valid)
+        labels = judged[task.label].to_numpy(dtype=int)
+        scores = {MODEL_ROW: judged[task.score].to_numpy()}
+        for baseline in task.baselines:
+            scores[baseline.name] = baseline.score(examples.train, judged, task.label, config)
+        bands = task.segments.bands(valid).assign(**{task.label: valid[task.label].astype(int)})
+        segments = segment_metrics(bands, label=task.label, score=task.score,
+                                   by=[c for c in task.segments.by if c in bands.columns])
+        return Evaluation(valid=valid, judged=judged, comparison=compare_models(labels, scores),
+                          metrics=binary_metrics(labels, scores[MODEL_ROW]), segments=segments,
+                          predictions=judged[[*task.keys, task.score, task.label]]
+                          .reset_index(drop=True), scores=scores)
+
+    def log(self, task: ModelTask, model: ScoringModel, evaluation: Evaluation, fit_info: dict,
+            candidates: pd.DataFrame) -> None:
+        """Metrics of further row sets, the candidates' comparison and the plots."""
+        valid = evaluation.valid
+        for prefix, rows in task.more_metrics.items():
+            subset = valid[rows(valid)]
+            if len(subset) and subset[task.label].nunique() == 2:
+                values = binary_metrics(subset[task.label].to_numpy(dtype=int),
+                                        subset[task.score].to_numpy())
+                mlflow.log_metrics({f"{prefix}_{k}": float(values[k]) for k in task.headline
+                                    if np.isfinite(values[k])})
+        judged = evaluation.judged
+        _log_plots(task, model, judged, judged[task.label].to_numpy(dtype=int),
+                   evaluation.scores)
+        mlflow.log_table(candidates, "evaluation/candidates.json")
+        mlflow.log_figure(plots.candidate_plot(candidates, chosen=str(fit_info["chosen"])),
+                          "plots/candidates.png")
+
+    def judge(self, task: ModelTask, evaluation: Evaluation, *, registry: Registry,
+              customers: list[str], force: bool, config: TrainingConfig,
+              fit_info: dict) -> Decision:
+        """The gate (`training.gate.judge`) against the baselines and the champion."""
+        champion = _champion_check(task, registry, evaluation.judged, customers)
+        return judge(evaluation.comparison, outcomes=task.outcomes, champion=champion,
+                     force=force, config=config.gate,
+                     is_baseline=fit_info.get("chosen") in BASELINE_CANDIDATES)
+
+
+BINARY = BinaryKind()
+"""The kind of every task without its own: binary classification."""
 
 
 @dataclass(frozen=True)
@@ -252,22 +308,14 @@ def _champion_check(
 
 def _log_run(
     task: ModelTask, ledger: Ledger, examples: TaskExamples, config: TrainingConfig,
-    fit_info: dict, comparison: pd.DataFrame, segments: pd.DataFrame, valid: pd.DataFrame,
-    model: ScoringModel,
+    fit_info: dict, evaluation: Evaluation, model: ScoringModel,
 ) -> None:
     log_run_context(ledger, task.name, model, config_params=config.model_dump(),
                     fit_info=fit_info, counts=examples.counts, **examples.params)
     mlflow.set_tags({"task": task.key, "label": task.label})
-    log_comparison(comparison)
-    for prefix, rows in task.more_metrics.items():
-        subset = valid[rows(valid)]
-        if len(subset) and subset[task.label].nunique() == 2:
-            values = binary_metrics(subset[task.label].to_numpy(dtype=int),
-                                    subset[task.score].to_numpy())
-            mlflow.log_metrics({f"{prefix}_{k}": float(values[k]) for k in task.headline
-                                if np.isfinite(values[k])})
-    mlflow.log_table(segments, "evaluation/segments.json")
-    mlflow.log_table(comparison, "evaluation/model_comparison.json")
+    log_comparison(evaluation.comparison, task.headline)
+    mlflow.log_table(evaluation.segments, "evaluation/segments.json")
+    mlflow.log_table(evaluation.comparison, "evaluation/model_comparison.json")
 
 
 def _log_plots(
