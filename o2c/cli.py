@@ -12,7 +12,7 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ledger.atomic import atomic_file
-from o2c import decisions, kpis, limits, models, monitor, serve, users
+from o2c import customer, decisions, kpis, limits, models, monitor, serve, users
 from o2c.common import LedgerOption, fail, load, load_settings_or_fail, os_error, parse_date
 from o2c.display import (
     console,
@@ -249,6 +249,7 @@ def import_(
 app.command()(decisions.score)
 app.command()(decisions.worklist)
 app.add_typer(limits.limits_app, name="limits")
+app.command()(customer.customer)
 app.add_typer(decisions.backtest_app, name="backtest")
 app.command()(monitor.monitor)
 app.command()(kpis.kpis)

@@ -104,14 +104,13 @@ def decide(
     def run() -> credit.LimitDecision:
         with store.begin() as session:
             person = users.get_user(session, user)
-            if person.role not in ("credit_manager", "admin") or not person.active:
-                raise WorkflowError(
-                    f"user {user!r} ({person.role}{'' if person.active else ', disabled'}) "
-                    "may not decide limits: credit managers and admins do", "user", 403)
-            return credit.decide_limit(
-                session, credit.recommendation_for(portfolio, customer), user=person.name,
-                role=person.role, decision="accept" if accept else "override",
-                limit=override, reason=reason)
+            role, active = person.role, person.active
+        if role not in ("credit_manager", "admin") or not active:
+            raise WorkflowError(f"user {user!r} ({role}{'' if active else ', disabled'}) may "
+                                "not decide limits: credit managers and admins do", "user", 403)
+        return credit.decide(store, portfolio, customer, user=user, role=role,
+                             decision="accept" if accept else "override", limit=override,
+                             reason=reason)
 
     made = refused(run)
     console.print(f"{made.decision}: {made.customer_id}'s limit is {made.limit:,.2f} "

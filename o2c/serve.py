@@ -69,4 +69,6 @@ def _pin_environment(workdir: Path, tracking_uri: str) -> None:
         os.environ["O2C_CONFIG"] = str(Path("o2c.toml").resolve())
     if os.environ.get("O2C_API_KEYS_FILE"):
         os.environ["O2C_API_KEYS_FILE"] = str(Path(os.environ["O2C_API_KEYS_FILE"]).resolve())
+    if os.environ.get("O2C_LEDGER"):
+        os.environ["O2C_LEDGER"] = str(Path(os.environ["O2C_LEDGER"]).resolve())
     os.environ.setdefault("OMP_NUM_THREADS", "1")

@@ -25,6 +25,7 @@ from models.worklist import WorklistConfig
 from monitoring.config import MonitoringConfig
 from serving.config import ApiConfig
 from serving.webapp.config import WebappConfig
+from serving.workflow.alert_rules import AlertsConfig
 from serving.workflow.config import WorkflowConfig
 from training.config import TrainingConfig
 
@@ -65,6 +66,12 @@ class Settings(BaseSettings):
     """Thresholds of the drift and quality checks of `o2c monitor`."""
     workflow: WorkflowConfig = Field(default_factory=WorkflowConfig)
     """The workflow store (users, actions, decisions) and how customers go to collectors."""
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    """Alert thresholds (grade drop, utilization, broken promise, days past due, monitoring)
+    and the optional webhook."""
+    ledger: Path | None = None
+    """The ledger the snapshots are scored from (`O2C_LEDGER`, as the CLI's `--ledger`): the
+    API's customer view reads names, invoices, payments, disputes and promises from it."""
     database_url: str | None = Field(None, repr=False)
     """SQLAlchemy URL of the workflow store, as `O2C_DATABASE_URL`; wins over `[workflow]
     database_url`; default `sqlite:///<workdir>/workflow.db`."""

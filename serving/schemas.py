@@ -8,7 +8,7 @@ numbers and booleans JSON booleans (no "1250" or true for an amount), dates ISO 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -185,6 +185,92 @@ class CustomerProfile(Response):
     limit: dict[str, Any] | None
     worklist: dict[str, Any] | None
     reasons: dict[str, list[str]]
+    name: str | None = Field(None, description="The customer's name in the ledger")
+    customer: dict[str, Any] | None = Field(
+        None, description="The customer's attributes in the ledger (country, currency, terms, "
+                          "limit, industry, segment...); null without [api] ledger")
+    invoices: list[dict[str, Any]] = Field(
+        default_factory=list, description="Every invoice issued before the snapshot's date, "
+        "open or paid, with paid, credited and open amounts, days past due, `disputed`, "
+        "`promised` (kept, broken or pending), and for open ones the snapshot's scores and "
+        "predicted payment dates (pay_date_*) when it has them")
+    payments: list[dict[str, Any]] = Field(default_factory=list)
+    credit_notes: list[dict[str, Any]] = Field(default_factory=list)
+    disputes: list[dict[str, Any]] = Field(default_factory=list,
+                                           description="Each with status open or resolved")
+    promises: list[dict[str, Any]] = Field(
+        default_factory=list, description="Promises in the ledger, status kept, broken or "
+                                          "pending")
+    logged_promises: list[dict[str, Any]] = Field(
+        default_factory=list, description="Promises logged in the workflow store, with who")
+    activity: list[dict[str, Any]] = Field(
+        default_factory=list, description="The activity log (contacts, promises, disputes, "
+                                          "notes, assignments), newest first, with who")
+    owner: str | None = Field(None, description="The collector who owns the customer")
+    history: list[dict[str, Any]] = Field(
+        default_factory=list, description="Grade and limits in every stored snapshot")
+    decisions: list[dict[str, Any]] = Field(
+        default_factory=list, description="Credit managers' limit decisions, newest first")
+    audit: list[dict[str, Any]] = Field(
+        default_factory=list, description="Every audited action on the customer, newest first")
+
+
+Grade = Literal["A", "B", "C", "D", "E"]
+
+
+class ReviewQueueRequest(Request):
+    """Filters of the credit managers' review queue (all optional)."""
+
+    grades: list[Grade] | None = Field(None, max_length=5, description="Only these grades")
+    country: Annotated[str, StringConstraints(min_length=2, max_length=2)] | None = Field(
+        None, description="Only customers of this country (ISO 3166 alpha-2)")
+    segment: Id | None = Field(None, description="Only customers of this segment")
+    min_exposure: float | None = Field(
+        None, ge=0, le=1e15, description="Only customers with at least this open balance "
+                                         "(reporting currency)")
+    include_decided: bool = Field(False, description="Keep customers already decided on "
+                                                     "this snapshot's recommendation")
+    top_k: int | None = Field(None, ge=1, le=100_000, description="Only the first K rows")
+
+
+class ReviewQueueResponse(Response):
+    """Customers flagged for review, ranked by expected loss (probability x open balance)."""
+
+    as_of: dt.date
+    queue: list[dict[str, Any]]
+
+
+class DecideLimitRequest(Request):
+    """A credit manager's decision on a customer's recommended limit."""
+
+    customer_id: Id
+    decision: Literal["accept", "override"] = Field(
+        description="accept: the recommended limit becomes the limit; override: `limit`")
+    limit: float | None = Field(None, ge=0, le=1e13, description="The limit decided, in the "
+                                "customer's currency (override only)")
+    reason: Annotated[str, StringConstraints(max_length=2000)] | None = Field(
+        None, description="Why (required for an override); kept in the audit log")
+
+
+class DecideLimitResponse(Response):
+    """The decision as stored (and audited)."""
+
+    decision: dict[str, Any]
+
+
+class AlertsRequest(Request):
+    """Which alerts: the caller's (an admin: everyone's)."""
+
+    kinds: list[Literal["grade_drop", "utilization", "broken_promise", "overdue",
+                        "monitoring"]] | None = Field(None, max_length=5,
+                                                      description="Only these kinds")
+    limit: int = Field(200, ge=1, le=5000, description="At most this many, newest first")
+
+
+class AlertsResponse(Response):
+    """Alerts, newest first."""
+
+    alerts: list[dict[str, Any]]
 
 
 class ReloadRequest(Request):

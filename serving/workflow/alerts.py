@@ -30,6 +30,8 @@ from serving.workflow.alert_rules import (
     snapshot_drafts,
 )
 from serving.workflow.base import Base, now
+from serving.workflow.db import Store
+from serving.workflow.tables import Owner, User
 
 logger = logging.getLogger(__name__)
 
@@ -136,6 +138,24 @@ def refresh(session: Session, portfolio: Portfolio, *, snapshots_dir: Path,
     if report is not None:
         drafts.append(report)
     return add(session, drafts, owners=owners, as_of=portfolio.as_of)
+
+
+def owners(session: Session) -> dict[str, str]:
+    """Customer id -> the user name of the collector who owns it."""
+    rows = session.execute(select(Owner.customer_id, User.name)
+                           .join(User, Owner.user_id == User.id))
+    return {customer: name for customer, name in rows}
+
+
+def refresh_store(store: Store, portfolio: Portfolio, *, snapshots_dir: Path,
+                  monitoring_path: Path, config: AlertsConfig) -> list[Alert]:
+    """`refresh` in a transaction of its own, then `notify` the new alerts."""
+    with store.begin() as session:
+        fresh = refresh(session, portfolio, snapshots_dir=snapshots_dir,
+                        monitoring_path=monitoring_path, owners=owners(session),
+                        config=config)
+    notify(fresh, config)
+    return fresh
 
 
 def notify(alerts: Sequence[Alert], config: AlertsConfig) -> threading.Thread | None:

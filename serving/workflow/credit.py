@@ -23,6 +23,7 @@ from serving.portfolio import Portfolio
 from serving.scoring import records
 from serving.workflow import audit
 from serving.workflow.base import Base, now
+from serving.workflow.db import Store
 from serving.workflow.errors import WorkflowError
 from training.delinquency import SERIOUS_MODEL_NAME
 
@@ -195,6 +196,26 @@ def export_frame(session: Session) -> pd.DataFrame:
     return frame.sort_values("customer_id", kind="stable").reset_index(drop=True)
 
 
+def decide(store: Store, portfolio: Portfolio, customer_id: str, *, user: str,
+           role: str | None, decision: str, limit: float | None = None,
+           reason: str | None = None) -> LimitDecision:
+    """`decide_limit` on the snapshot's recommendation for the customer, in a transaction of
+    its own (nothing written when refused)."""
+    with store.begin() as session:
+        return decide_limit(session, recommendation_for(portfolio, customer_id), user=user,
+                            role=role, decision=decision, limit=limit, reason=reason)
+
+
+def limits_with_decisions(store: Store, rows: list[dict[str, Any]],
+                          every: bool) -> list[dict[str, Any]]:
+    """Snapshot limit rows with their decisions beside them (`with_effective`); `every`:
+    the rows are all the snapshot's (read every decision at once)."""
+    with store.begin() as session:
+        decided = effective_limits(session, None if every else
+                                   [row["customer_id"] for row in rows])
+    return with_effective(rows, decided)
+
+
 @dataclass(frozen=True)
 class QueueFilters:
     """Filters of the review queue (None: no filter)."""
@@ -240,3 +261,13 @@ def review_queue(limits: pd.DataFrame, customers: pd.DataFrame, as_of: dt.date,
     if filters.top_k is not None:
         queue = queue.head(filters.top_k)
     return queue.reset_index(drop=True)
+
+
+def queue_rows(store: Store, portfolio: Portfolio,
+               filters: QueueFilters = QueueFilters()) -> list[dict[str, Any]]:  # noqa: B008
+    """The review queue of the snapshot as JSON-ready rows, each with its decision beside."""
+    with store.begin() as session:
+        decided = effective_limits(session)
+    queue = review_queue(portfolio.limits, portfolio.customers, portfolio.as_of, decided,
+                         filters)
+    return with_effective(records(queue), decided)

@@ -11,19 +11,24 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pyarrow.parquet as pq
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from features.events import base_stages
 from features.sql import date_literal, materialize, with_query
-from ledger.loader import Ledger
-from serving.portfolio import latest_portfolio_dir, manifest_date
+from ledger.loader import Ledger, load_ledger
+from serving.portfolio import Portfolio, manifest_date
+from serving.scoring import records
 from serving.workflow import audit, credit
+from serving.workflow.db import Store
+from serving.workflow.errors import WorkflowError
 from serving.workflow.tables import Activity, Owner, Promise
 from training.delinquency import SERIOUS_MODEL_NAME
 
@@ -178,7 +183,56 @@ def store_view(session: Session, customer_id: str) -> dict[str, Any]:
     }
 
 
-def latest_snapshot_date(snapshots_dir: Path) -> dt.date | None:
-    """The as-of date of the latest snapshot (None without one)."""
-    folder = latest_portfolio_dir(snapshots_dir)
-    return manifest_date(folder) if folder is not None else None
+class LedgerCache:
+    """The ledger the service reads customer views from: loaded (and validated) on first use,
+    once; None when no ledger is configured."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self._ledger: Ledger | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> Ledger | None:
+        """The loaded ledger; WorkflowError (503) saying why it cannot be loaded."""
+        if self.path is None:
+            return None
+        with self._lock:
+            if self._ledger is None:
+                try:
+                    self._ledger = load_ledger(self.path)
+                except (OSError, ValueError) as exc:
+                    raise WorkflowError(f"the ledger {self.path} (O2C_LEDGER) cannot be "
+                                        f"loaded: {str(exc)[:300]}", None, 503) from None
+            return self._ledger
+
+
+def snapshot_part(portfolio: Portfolio, customer_id: str) -> dict[str, Any]:
+    """What the snapshot says of a customer (the fields `/customer` has always had that do
+    not need the model): its limit row, worklist row and open invoices' scores; WorkflowError
+    (404) naming customer_id when the snapshot does not know it."""
+    if not (portfolio.customers["customer_id"] == customer_id).any():
+        raise WorkflowError(f"unknown customer {customer_id!r} in the snapshot of "
+                            f"{portfolio.as_of}", "customer_id", 404)
+
+    def rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+        return records(frame[frame["customer_id"] == customer_id])
+
+    limit, work = rows(portfolio.limits), rows(portfolio.worklist)
+    return {"customer_id": customer_id, "as_of": portfolio.as_of.isoformat(),
+            "limit": limit[0] if limit else None, "worklist": work[0] if work else None,
+            "open_invoices": rows(portfolio.invoice_scores)}
+
+
+def customer_view(profile: dict[str, Any], *, ledger: Ledger | None, snapshots_dir: Path,
+                  store: Store) -> dict[str, Any]:
+    """`profile` (the snapshot's view of the customer, with `customer_id`, `as_of` and
+    `open_invoices`) extended with the ledger (`ledger_view`, when a ledger is given), the
+    grade and limit history and what the store holds (`store_view`)."""
+    customer_id = profile["customer_id"]
+    as_of = dt.date.fromisoformat(str(profile["as_of"]))
+    parts = ledger_view(ledger, customer_id, as_of) if ledger is not None else {}
+    with_scores(parts.get("invoices", []), profile["open_invoices"])
+    with store.begin() as session:
+        stored = store_view(session, customer_id)
+    return {**profile, **parts, "name": (parts.get("customer") or {}).get("name"),
+            "history": limit_history(snapshots_dir, customer_id), **stored}
