@@ -100,8 +100,10 @@ class WorklistConfig(BaseModel):
     """At most this many model reasons (of the largest at-risk invoice) per customer."""
 
 
+HOLD_FLAGS = ("has_open_dispute", "has_active_promise", "has_broken_promise")
+"""Invoice facts the hold rules and the broken-promise boost read."""
 REQUIRED = ("customer_id", "invoice_id", "currency", "open_amount_base", "days_past_due",
-            "has_open_dispute", "has_active_promise", "has_broken_promise", "p_unpaid_30d")
+            *HOLD_FLAGS, "p_unpaid_30d")
 
 
 def build_worklist(
@@ -224,6 +226,12 @@ def _priority(customers: pd.DataFrame, config: WorklistConfig) -> pd.Series:
     factor = factor * customers["risk"] ** config.risk_exponent
     factor = factor * np.where(customers["broken_promise"], 1 + config.broken_promise_boost, 1.0)
     return (base * factor).round(6)
+
+
+def rank_key(row: Mapping) -> tuple:
+    """The worklist's order (as `_rank` sorts) as the sort key of one row: not held first,
+    then priority and amount at risk descending, then customer_id."""
+    return (bool(row["held"]), -row["priority"], -row["amount_at_risk"], row["customer_id"])
 
 
 def _rank(customers: pd.DataFrame) -> pd.DataFrame:

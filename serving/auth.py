@@ -1,10 +1,13 @@
 """API keys and roles: parse them, and an ASGI middleware that checks `Authorization: Bearer`.
 
 Keys come from `O2C_API_KEYS` (a JSON object of key -> role) or `O2C_API_KEYS_FILE` (a file
-holding the same). Roles, each with the access of the ones before it: `collector` (scores,
-worklist, customer profiles, model info, monitoring, KPIs), `credit_manager` (also credit limits),
-`admin` (also reload). Only SHA-256 digests of the keys are kept in memory after parsing, and
-no message ever contains a key.
+holding the same), and from the workflow store's users (`o2c users add`). A request let in
+carries who sent it to the endpoints in the `x-o2c-user` and `x-o2c-role` headers (set here,
+never taken from the client): the store user's name, or `env:<role>` for an environment key.
+Roles, each with the access of the ones before it: `collector` (scores, worklist, customer
+profiles, model info, monitoring, KPIs, the collectors' actions), `credit_manager` (also
+credit limits), `admin` (also reload). Only SHA-256 digests of the keys are kept in memory
+after parsing, and no message ever contains a key.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +31,23 @@ ROUTE_ROLES: dict[str, str] = {
     "/model_info": "collector",
     "/monitoring": "collector",
     "/kpis": "collector",
+    "/log_contact": "collector",
+    "/log_promise": "collector",
+    "/open_dispute": "collector",
+    "/resolve_dispute": "collector",
+    "/add_note": "collector",
+    "/alerts": "collector",
     "/credit_limits": "credit_manager",
+    "/review_queue": "credit_manager",
+    "/decide_limit": "credit_manager",
     "/reload": "admin",
 }
 """The least role each protected route needs; every other route (health, metrics, the
 OpenAPI spec) is open."""
+
+USER_HEADER = b"x-o2c-user"
+ROLE_HEADER = b"x-o2c-role"
+"""Headers that carry the user let in and their role to the endpoints."""
 
 SHORT_KEY = 16
 """Keys shorter than this are accepted with a warning."""
@@ -95,12 +110,22 @@ def allowed(role: str, needed: str) -> bool:
 
 def role_of(authorization: str | None, keys: Mapping[str, str]) -> str | None:
     """The role of the bearer key in an `Authorization` header value, or None."""
+    key_digest = bearer_digest(authorization)
+    return keys.get(key_digest) if key_digest else None
+
+
+def bearer_digest(authorization: str | None) -> str | None:
+    """The digest of the bearer key in an `Authorization` header value, or None."""
     if not authorization:
         return None
     scheme, _, token = authorization.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
-    return keys.get(digest(token.strip()))
+    return digest(token.strip())
+
+
+UserLookup = Callable[[str], "tuple[str, str] | None"]
+"""Key digest -> (user name, role) of a store user, or None."""
 
 
 class ApiKeyMiddleware:
@@ -108,18 +133,31 @@ class ApiKeyMiddleware:
     routes' bodies are read as JSON whatever their Content-Type.
 
     `keys` maps key digests to roles; `load` (called once, when the app is built, if `keys`
-    is None) returns them, e.g. from settings.
+    is None) returns them, e.g. from settings. `users` (called once likewise) returns the
+    lookup of store users' keys, tried after the environment's keys.
     """
 
     def __init__(self, app: Any, keys: Mapping[str, str] | None = None,
-                 load: Any = None) -> None:
+                 load: Any = None, users: Callable[[], UserLookup | None] | None = None) -> None:
         self.app = app
         if keys is None:
             keys = load() if load is not None else {}
         self.keys = dict(keys)
-        if not self.keys:
+        self.lookup = users() if users is not None else None
+        if not self.keys and self.lookup is None:
             logger.warning("no API keys configured (O2C_API_KEYS or O2C_API_KEYS_FILE): "
                            "every protected endpoint answers 401")
+
+    def identify(self, authorization: str | None) -> tuple[str, str] | None:
+        """(user name, role) of the bearer key: an environment key (`env:<role>`), else a
+        store user's, else None."""
+        key_digest = bearer_digest(authorization)
+        if key_digest is None:
+            return None
+        role = self.keys.get(key_digest)
+        if role is not None:
+            return f"env:{role}", role
+        return self.lookup(key_digest) if self.lookup is not None else None
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] != "http" or scope["path"] not in ROUTE_ROLES:
@@ -128,25 +166,36 @@ class ApiKeyMiddleware:
         needed = ROUTE_ROLES[scope["path"]]
         header = next((value.decode("latin-1") for name, value in scope.get("headers", [])
                        if name == b"authorization"), None)
-        role = role_of(header, self.keys)
-        if role is None:
+        try:
+            who = self.identify(header)
+        except Exception:  # noqa: BLE001 - the store is down: say so, never a 500
+            logger.exception("cannot check an API key against the workflow store")
+            await send_json(send, 503, {"error": "the workflow store is unavailable to check "
+                                                 "the API key; try again", "field": None})
+            return
+        if who is None:
             log_client_error(scope["path"], 401, ["Authorization"], ["no valid API key"])
             await _reply(send, 401, "missing or invalid API key: send 'Authorization: Bearer "
                                     "<key>'", {"www-authenticate": "Bearer"})
             return
+        name, role = who
         if not allowed(role, needed):
             log_client_error(scope["path"], 403, ["Authorization"], [f"role {role}"])
             await _reply(send, 403, f"role {role} may not use {scope['path']} (needs "
                                     f"{needed} or above)")
             return
-        await self.app(_as_json(scope), receive, send)
+        await self.app(_as_json(scope, name, role), receive, send)
 
 
-def _as_json(scope: dict) -> dict:
-    """The request with `Content-Type: application/json`: every API body is JSON, whatever
-    the client said (curl's `-d` says form data), so a bad body gets a JSON error."""
-    headers = [(k, v) for k, v in scope.get("headers", []) if k != b"content-type"]
-    return {**scope, "headers": [*headers, (b"content-type", b"application/json")]}
+def _as_json(scope: dict, name: str, role: str) -> dict:
+    """The request with `Content-Type: application/json` (every API body is JSON, whatever
+    the client said: curl's `-d` says form data, so a bad body gets a JSON error) and the
+    user's name and role in USER_HEADER and ROLE_HEADER (any the client sent dropped)."""
+    dropped = (b"content-type", USER_HEADER, ROLE_HEADER)
+    headers = [(k, v) for k, v in scope.get("headers", []) if k.lower() not in dropped]
+    return {**scope, "headers": [*headers, (b"content-type", b"application/json"),
+                                 (USER_HEADER, name.encode("utf-8")),
+                                 (ROLE_HEADER, role.encode("latin-1"))]}
 
 
 async def _reply(send: Any, status: int, message: str,

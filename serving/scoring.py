@@ -161,16 +161,19 @@ class Scorer:
 
     def worklist(self, *, top_k: int | None = None, collector: str | None = None,
                  country: str | None = None, min_amount: float | None = None,
-                 include_held: bool = True) -> list[dict[str, Any]]:
+                 include_held: bool = True, rows: Sequence[Mapping[str, Any]] | None = None,
+                 collectors: Sequence[str] | None = None) -> list[dict[str, Any]]:
         """Worklist rows in rank order, filtered: by collector, by customer country, by amount
         at risk of at least `min_amount`, without held customers unless `include_held`; then
-        the first `top_k`."""
-        if collector is not None and collector not in self.collectors:
-            known = ", ".join(sorted(self.collectors)) or "none configured"
+        the first `top_k`. `rows` and `collectors` (default the snapshot's rows and the
+        configured collectors) filter the workflow store's worklist the same way."""
+        names = self.collectors if collectors is None else collectors
+        if collector is not None and collector not in names:
+            known = ", ".join(sorted(names)) or "none configured"
             raise ApiError(400, f"unknown collector {collector!r} (collectors: {known})",
                            "collector")
-        rows = []
-        for row in self._worklist:
+        listed = []
+        for row in self._worklist if rows is None else rows:
             if collector is not None and row["collector"] != collector:
                 continue
             if country is not None and row["country"] != country:
@@ -179,10 +182,10 @@ class Scorer:
                 continue
             if not include_held and row["held"]:
                 continue
-            rows.append(row)
-            if top_k is not None and len(rows) >= top_k:
+            listed.append(row)
+            if top_k is not None and len(listed) >= top_k:
                 break
-        return rows
+        return listed
 
     def credit_limits(self, customer_ids: Sequence[str] | None = None) -> dict[str, list]:
         """`limits`: the credit-limit rows of these customers (all when none are named), in
