@@ -55,7 +55,8 @@ class Alert(Base):
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready values."""
-        return {"id": self.id, "created_at": self.created_at.isoformat(), "kind": self.kind,
+        return {"id": self.id, "key": self.key, "created_at": self.created_at.isoformat(),
+                "kind": self.kind,
                 "customer_id": self.customer_id, "owner": self.owner,
                 "message": self.message,
                 "snapshot_as_of": self.snapshot_as_of.isoformat() if self.snapshot_as_of
