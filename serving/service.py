@@ -26,17 +26,23 @@ from starlette.responses import JSONResponse
 
 from features.kpis import check_grouping, kpi_report
 from o2c.settings import Settings, load_settings
-from serving.auth import ApiKeyMiddleware, load_api_keys
+from serving.auth import ROLE_HEADER, USER_HEADER, ApiKeyMiddleware, load_api_keys
 from serving.batcher import ScoreBatcher
 from serving.config import ApiConfig
 from serving.guard import RequestGuard, log_client_error
 from serving.schemas import (
+    AlertsRequest,
+    AlertsResponse,
     CustomerProfile,
     CustomerRequest,
+    DecideLimitRequest,
+    DecideLimitResponse,
     LimitsRequest,
     LimitsResponse,
     ModelInfo,
     ReloadRequest,
+    ReviewQueueRequest,
+    ReviewQueueResponse,
     ScoreRequest,
     ScoreResponse,
     WorklistRequest,
@@ -44,6 +50,10 @@ from serving.schemas import (
 )
 from serving.scoring import ApiError, LiveScorer, Scorer
 from serving.state import load_scorer
+from serving.workflow import alerts, credit, customer_view
+from serving.workflow.customer_view import LedgerCache
+from serving.workflow.db import store_for
+from serving.workflow.errors import WorkflowError
 
 logger = logging.getLogger(__name__)
 
@@ -77,18 +87,25 @@ def _settle() -> None:
     gc.freeze()
 
 
-def _refuse(route: str, exc: ApiError) -> JSONResponse:
-    """The JSON error of an `ApiError`, logged as one line (no input values)."""
+def _refuse(route: str, exc: ApiError | WorkflowError) -> JSONResponse:
+    """The JSON error of an `ApiError` or `WorkflowError`, logged as one line (no input
+    values)."""
     log_client_error(route, exc.status, [exc.field])
     return JSONResponse(exc.body(), status_code=exc.status)
 
 
 def _answer(route: str, call: Callable[[], Any]) -> Any:
-    """The call's answer, or the JSON error of an `ApiError`."""
+    """The call's answer, or the JSON error of an `ApiError` or `WorkflowError`."""
     try:
         return call()
-    except ApiError as exc:
+    except (ApiError, WorkflowError) as exc:
         return _refuse(route, exc)
+
+
+def _caller(ctx: bentoml.Context) -> tuple[str, str]:
+    """The user name and role the key check put on the request (`serving.auth`)."""
+    headers = ctx.request.headers
+    return headers[USER_HEADER.decode()], headers[ROLE_HEADER.decode()]
 
 
 @bentoml.service(name="o2c_risk", workers=1, traffic={"timeout": 60})
@@ -100,6 +117,9 @@ class O2CRisk:
         self.settings = load_settings()
         self.live = LiveScorer(build_scorer(self.settings))
         self.batcher = ScoreBatcher(max_rows=max(1000, self.settings.api.max_batch))
+        self.store = store_for(self.settings.workflow_url)
+        self.ledger = LedgerCache(self.settings.ledger)
+        self._raise_alerts()
         _settle()
         logger.info("serving models %s, snapshot as of %s",
                     self.live.current.portfolio.models, self.live.current.as_of)
@@ -137,14 +157,83 @@ class O2CRisk:
         """Recommended credit limits of the customers named (empty or absent: all), and
         the ids named that have none (`not_found`); 404 only when none of them has one."""
         scorer = self.live.current
-        return _answer("/credit_limits",
-                       lambda: LimitsResponse(**scorer.credit_limits(customer_ids)))
+
+        def limits() -> LimitsResponse:
+            answer = scorer.credit_limits(customer_ids)
+            rows = credit.limits_with_decisions(self.store, answer["limits"],
+                                                every=not customer_ids)
+            return LimitsResponse(limits=rows, not_found=answer["not_found"])
+
+        return _answer("/credit_limits", limits)
+
+    @bentoml.api(input_spec=ReviewQueueRequest)
+    def review_queue(self, grades: list[str] | None = None, country: str | None = None,
+                     segment: str | None = None, min_exposure: float | None = None,
+                     include_decided: bool = False,
+                     top_k: int | None = None) -> ReviewQueueResponse:
+        """Customers flagged for a limit review, ranked by expected loss (probability of
+        serious delinquency x open balance), filtered; without those already decided on this
+        snapshot unless `include_decided`. Each row has its decision beside it."""
+        portfolio = self.live.current.portfolio
+        filters = credit.QueueFilters(tuple(grades) if grades else None, country, segment,
+                                      min_exposure, include_decided, top_k)
+        return _answer("/review_queue", lambda: ReviewQueueResponse(
+            as_of=portfolio.as_of, queue=credit.queue_rows(self.store, portfolio, filters)))
+
+    @bentoml.api(input_spec=DecideLimitRequest)
+    def decide_limit(self, ctx: bentoml.Context, customer_id: str, decision: str,
+                     limit: float | None = None,
+                     reason: str | None = None) -> DecideLimitResponse:
+        """Accept a customer's recommended limit or override it (`limit`, in the customer's
+        currency, with a `reason`); credit managers and admins only. The decision, the
+        recommendation and model version it was made on and the reasons shown go to the audit
+        log; the decided limit is the effective one (`/credit_limits`, `o2c limits export`)."""
+        user, role = _caller(ctx)
+        portfolio = self.live.current.portfolio
+        return _answer("/decide_limit", lambda: DecideLimitResponse(decision=credit.decide(
+            self.store, portfolio, customer_id, user=user, role=role, decision=decision,
+            limit=limit, reason=reason).as_dict()))
+
+    @bentoml.api(input_spec=AlertsRequest)
+    def alerts(self, ctx: bentoml.Context, kinds: list[str] | None = None,
+               limit: int = 200) -> AlertsResponse:
+        """The caller's alerts, newest first (an admin: everyone's): grade drops, utilization
+        over the limit, broken promises, invoices 90+ days past due, monitoring verdicts."""
+        user, role = _caller(ctx)
+
+        def mine() -> AlertsResponse:
+            with self.store.begin() as session:
+                found = alerts.alerts_for(session, user=user, admin=role == "admin",
+                                          kinds=kinds, limit=limit)
+                return AlertsResponse(alerts=[a.as_dict() for a in found])
+
+        return _answer("/alerts", mine)
 
     @bentoml.api(input_spec=CustomerRequest)
     def customer(self, customer_id: str) -> CustomerProfile:
-        """A customer's risk profile: features, scores, open invoices, limit, reasons."""
+        """A customer's single view: its risk profile (features, scores, open invoices, limit,
+        reasons), its ledger (name, attributes, every invoice with disputes and promises
+        marked, payments, credit notes, disputes, promises kept or broken; with O2C_LEDGER),
+        its grade and limit history over the snapshots, its owner, activity log, limit
+        decisions and audit trail."""
         scorer = self.live.current
-        return _answer("/customer", lambda: CustomerProfile(**scorer.customer(customer_id)))
+        return _answer("/customer", lambda: CustomerProfile(**customer_view.customer_view(
+            scorer.customer(customer_id), ledger=self.ledger.get(),
+            snapshots_dir=self.settings.snapshots_dir, store=self.store)))
+
+    def _raise_alerts(self) -> None:
+        """Store (and send) the alerts the snapshot in service deserves; a failure is logged,
+        never stops the service."""
+        try:
+            fresh = alerts.refresh_store(
+                self.store, self.live.current.portfolio,
+                snapshots_dir=self.settings.snapshots_dir,
+                monitoring_path=self.settings.workdir / "monitoring" / "latest.json",
+                config=self.settings.alerts)
+        except Exception:  # noqa: BLE001 - alerts never stop the service
+            logger.exception("could not compute the alerts of the snapshot")
+            return
+        logger.info("%d new alert(s)", len(fresh))
 
     @bentoml.api(input_spec=ReloadRequest)
     def reload(self) -> ModelInfo:
@@ -159,6 +248,8 @@ class O2CRisk:
                                           f"models and snapshot: {exc}", "field": None},
                                 status_code=409)
         self.settings = settings
+        self.ledger = LedgerCache(settings.ledger)
+        self._raise_alerts()
         _settle()
         logger.info("reloaded: models %s, snapshot as of %s", scorer.portfolio.models,
                     scorer.as_of)
