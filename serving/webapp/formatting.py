@@ -6,9 +6,13 @@ import datetime as dt
 import math
 from typing import Any
 
+import jinja2
+
 
 def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value))
+    """No value: None, NaN or a field the row does not have (Jinja2's Undefined)."""
+    return (value is None or isinstance(value, jinja2.Undefined)
+            or (isinstance(value, float) and math.isnan(value)))
 
 
 def number(value: Any, digits: int = 0) -> str:
