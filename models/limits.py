@@ -7,8 +7,8 @@ customer's `rate`, 1 without one); the output gives every limit in both currenci
 (`current_limit`, `recommended_limit`, `change` in the reporting currency, comparable across
 customers; `current_limit_local`, `recommended_limit_local` in `currency`).
 
-Per customer, with p its probability of serious delinquency (90+ days past due within 12
-months):
+Per customer, with p its probability of serious delinquency (an invoice 90+ days past due
+within 12 months: `p` on "the design's scale"):
 
 1. need = expected monthly sales x (payment terms + buffer days) / 30, where monthly sales
    are the amount invoiced over the last 365 days, or over the tenure when shorter (at least
@@ -18,20 +18,39 @@ months):
 4. rounded down to `rounding_unit` (so the cap holds), then the change against the current
    limit clipped to [`max_decrease`, `max_increase`] per review (none without a current limit).
 
+The customer model may have learnt another label (`SeriousLabel`: on short ledgers a shorter
+horizon, on ledgers without 90+ days past due a lower threshold; `training.delinquency`).
+Its probability q is put on the design's scale before grading (`design_probability`): for
+90+ days past due within H days, p = 1 - (1 - q)^(365/H) (the same monthly hazard over 12
+months); for a lower threshold, which says how a customer compares with the others rather
+than how likely a default is, p = q / (the label's base rate in training) x
+`reference_serious_rate` (capped at 1). Without any customer model (`rule_probability`),
+the grade follows the customer's oldest overdue amount by a fixed rule. Either way the
+reasons say what the probability is of.
+
 A customer whose current limit is unknown (empty `credit_limit`: most exports hold none) is
 recommended the limit of need and risk alone; its change is unknown (NaN) and its reasons and
 review flag say so.
 
 Customers already 90+ days past due (`overdue_90_plus_amount > 0`) are outside the model's
-population: they are limited as if their probability were 1 (grade E) and flagged for review.
-Customers without sales in the last 365 days have no measurable need: they keep their
-current limit (flagged for review when graded D or E). Every step is non-increasing in p, so a
+population: they are graded E and put on credit hold, recommended limit 0 whatever the
+change per review: no new credit until the overdue invoices are paid (what they owe stays
+owed; a credit manager releases the hold). Customers without sales in the last 365 days have
+no measurable need: they keep their current limit. Every step is non-increasing in p, so a
 riskier customer never gets a higher limit than an otherwise equal safer one.
+
+The review queue: `review_reasons` lists what calls for a credit manager's look; of the
+customers with one, those already 90+ days past due and then the largest changes in expected
+loss (`expected_loss_change` = p x LGD x (recommended limit - the larger of the current
+limit and the open balance), in the reporting currency) are flagged (`review_flag`, ranked
+by `review_rank`), at most `review_max_share` of the customers besides the credit holds.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -41,8 +60,44 @@ GRADES: tuple[str, ...] = ("A", "B", "C", "D", "E")
 OUTPUT_COLUMNS: tuple[str, ...] = (
     "customer_id", "current_limit", "recommended_limit", "change", "change_pct", "utilization",
     "grade", "probability", "reasons", "review_flag", "review_reasons", "currency",
-    "current_limit_local", "recommended_limit_local",
+    "current_limit_local", "recommended_limit_local", "review_rank", "expected_loss_change",
+    "model_probability", "probability_of",
 )
+SERIOUS_DPD = 90
+"""Days past due of serious delinquency: the design's threshold and the credit hold's."""
+YEAR_DAYS = 365
+RULE_TEXT = ("no customer model: graded by the oldest overdue amount (none: B, 1-30 days: C, "
+             "31-60: D, 61+: E)")
+"""The rule-based grades of `rule_probability`, in words."""
+
+
+@dataclass(frozen=True)
+class SeriousLabel:
+    """What a customer model's probability is of: an invoice more than `dpd` days past due
+    within `days` after the date (the design's: 90 within 365)."""
+
+    days: int = YEAR_DAYS
+    dpd: int = SERIOUS_DPD
+
+    @property
+    def text(self) -> str:
+        """In words: 'an invoice 90+ days past due within 12 months'."""
+        return f"an invoice {self.dpd}+ days past due within {round(self.days / 30.4)} months"
+
+    @property
+    def metadata(self) -> dict[str, object]:
+        """What a model and its run record of the label."""
+        return {"horizon_days": self.days, "serious_dpd": self.dpd, "label_text": self.text}
+
+    @classmethod
+    def of(cls, metadata: Mapping[str, object]) -> SeriousLabel:
+        """The label in a model's metadata (the design's when not recorded: models trained
+        before labels were chosen)."""
+        return cls(int(metadata.get("horizon_days", YEAR_DAYS)),
+                   int(metadata.get("serious_dpd", SERIOUS_DPD)))
+
+
+DESIGN_LABEL = SeriousLabel()
 
 
 class LimitsConfig(BaseModel):
@@ -84,6 +139,15 @@ class LimitsConfig(BaseModel):
     """Flag for review when the grade is this many steps worse than the previous grade."""
     review_change_pct: float = Field(0.5, gt=0)
     """Flag for review when the recommended change is at least this share of the limit."""
+    review_max_share: float = Field(0.15, ge=0, le=1)
+    """At most this share of the customers is flagged for review (those with the largest
+    change in expected loss), besides the customers already 90+ days past due, who always
+    are: on the generated acceptance ledger two thirds had a reason, mostly a rise to the
+    +50% cap, too many to work."""
+    reference_serious_rate: float = Field(0.05, gt=0, lt=1)
+    """The share of customers with an invoice 90+ days past due within 12 months assumed for a
+    portfolio whose model learnt a lower threshold (a ledger without 90+ days past due): its
+    probabilities become this rate x the customer's risk relative to the average."""
 
     @model_validator(mode="after")
     def _ordered(self) -> LimitsConfig:
@@ -142,28 +206,64 @@ def change_bounds(current: np.ndarray, config: LimitsConfig) -> tuple[np.ndarray
     return low, np.maximum(high, low)
 
 
+def design_probability(
+    probability: np.ndarray, label: SeriousLabel, base_rate: float | None,
+    config: LimitsConfig,
+) -> np.ndarray:
+    """Probabilities of `label` on the design's scale (90+ days past due within 12 months; see
+    the module docstring); `base_rate` is the label's share in training (needed below 90+)."""
+    q = np.asarray(probability, dtype=float)
+    if label.dpd >= SERIOUS_DPD:
+        return 1.0 - (1.0 - q) ** (YEAR_DAYS / label.days)
+    if base_rate is None or not 0 < base_rate < 1:
+        raise ValueError(f"a model of {label.text} needs its training base rate to be "
+                         f"graded, got {base_rate}")
+    return np.clip(q / base_rate * config.reference_serious_rate, 0.0, 1.0)
+
+
+def rule_probability(customers: pd.DataFrame, config: LimitsConfig) -> np.ndarray:
+    """Without a customer model: grade B, C, D or E by the oldest overdue amount (none, 1-30,
+    31-60, 61+ days; `RULE_TEXT`), each as the middle of its grade's probability band."""
+    bounds = (0.0, *config.grade_thresholds, min(1.0, 2 * config.grade_thresholds[-1]))
+    middle = [(low + high) / 2 for low, high in zip(bounds[:-1], bounds[1:], strict=True)]
+    grade = np.full(len(customers), GRADES.index("B"))
+    for step, column in enumerate(("overdue_1_30_amount", "overdue_31_60_amount",
+                                   "overdue_61_90_amount", "overdue_90_plus_amount")):
+        if column in customers:
+            owed = customers[column].fillna(0.0).to_numpy(dtype=float) > 0
+            grade = np.where(owed, np.maximum(grade, min(step + 2, 4)), grade)
+    return np.asarray(middle)[grade]
+
+
 def recommend_limits(
     customers: pd.DataFrame, probability: np.ndarray, *, config: LimitsConfig,
     reasons: list[dict] | None = None, previous_grades: pd.Series | None = None,
+    label: SeriousLabel = DESIGN_LABEL, base_rate: float | None = None,
+    probability_of: str | None = None,
 ) -> pd.DataFrame:
     """One recommendation per customer, ordered by customer_id (see the module docstring).
 
-    `customers` is a `build_customer_features` frame, `probability` the serious-delinquency
-    probability per row, `reasons` the optional `models.reasons.reason_codes` per row and
-    `previous_grades` the last review's grade letter by customer_id.
+    `customers` is a `build_customer_features` frame, `probability` the customer model's
+    probability of `label` per row (`base_rate`: the label's share in training, needed below
+    90+ days past due), `reasons` the optional `models.reasons.reason_codes` per row and
+    `previous_grades` the last review's grade letter by customer_id. `probability_of` says
+    what the probabilities are of when they do not come from a model (`RULE_TEXT`).
     """
-    probability = np.asarray(probability, dtype=float)
-    if len(probability) != len(customers):
-        raise ValueError(f"{len(probability)} probabilities for {len(customers)} customers")
-    if not np.all((probability >= 0) & (probability <= 1)):
+    model_probability = np.asarray(probability, dtype=float)
+    if len(model_probability) != len(customers):
+        raise ValueError(f"{len(model_probability)} probabilities for {len(customers)} "
+                         "customers")
+    if not np.all((model_probability >= 0) & (model_probability <= 1)):
         raise ValueError("probabilities must lie in [0, 1]")
     if reasons is not None and len(reasons) != len(customers):
         raise ValueError(f"{len(reasons)} reason entries for {len(customers)} customers")
+    scaled = model_probability if probability_of else design_probability(
+        model_probability, label, base_rate, config)
     current = customers["credit_limit_base"].to_numpy(dtype=float)
     unknown = np.isnan(current)
     rate, local = _local(customers, current)
     already = _already_serious(customers)
-    model_probability, probability = probability, np.where(already, 1.0, probability)
+    probability = np.where(already, 1.0, scaled)
     grades = grade_of(probability, config)
     need = need_of(customers, config) / rate
     scale = np.asarray(config.grade_scale)[np.searchsorted(
@@ -175,23 +275,32 @@ def recommend_limits(
     low, high = change_bounds(local, config)
     no_sales = need <= 0
     recommended_local = np.where(no_sales & ~unknown, local, np.clip(rounded, low, high))
+    recommended_local = np.where(already, 0.0, recommended_local)
     recommended = recommended_local * rate
     change = recommended - current
     with np.errstate(divide="ignore", invalid="ignore"):
         change_pct = np.where(current > 0, change / current, np.nan)
     utilization = customers["utilization"].to_numpy(dtype=float)
+    described = probability_of or label.text
+    if not probability_of and label != DESIGN_LABEL:
+        described = f"the customer model's {label.text}"
     out = pd.DataFrame({
         "customer_id": customers["customer_id"].astype(str).to_numpy(),
         "current_limit": current, "recommended_limit": recommended, "change": change,
         "change_pct": change_pct, "utilization": utilization, "grade": grades,
-        "probability": model_probability, "currency": _currency(customers),
+        "probability": scaled, "currency": _currency(customers),
         "current_limit_local": local, "recommended_limit_local": recommended_local,
+        "model_probability": model_probability, "probability_of": described,
+        "expected_loss_change": probability * config.loss_given_default
+        * (recommended - np.fmax(np.nan_to_num(current, nan=0.0), _balance(customers))),
     })
     previous = _previous(previous_grades, out["customer_id"])
-    notes = [_policy_notes(i, out, need, target, cap, rounded, low, high, no_sales, config)
+    notes = [[] if already[i] else
+             _policy_notes(i, out, need, target, cap, rounded, low, high, no_sales, config)
              for i in range(len(out))]
-    for i in np.flatnonzero(already):
-        notes[i].insert(0, "already 90+ days past due: limited as grade E")
+    for i in range(len(out)):
+        notes[i].insert(0, _grade_note(out.iloc[i], label, probability_of, already[i],
+                                       customers))
     for i in np.flatnonzero(unknown):
         notes[i].append("current limit unknown: recommended from need and risk alone")
     out["reasons"] = [note + _model_reasons(reasons[i] if reasons else None)
@@ -199,11 +308,61 @@ def recommend_limits(
     review = [_review_reasons(out.iloc[i], previous[i], no_sales[i],
                               recommended_local[i] > cap[i], config) for i in range(len(out))]
     for i in np.flatnonzero(already):
-        review[i].insert(0, "invoices more than 90 days past due")
-    out["review_flag"] = [bool(r) for r in review]
+        review[i] = ["invoices more than 90 days past due: credit hold"] + [
+            r for r in review[i] if not r.startswith("recommended change")]
     out["review_reasons"] = review
+    out["review_rank"] = review_ranks(out, already, config)
+    out["review_flag"] = out["review_rank"].notna()
     return out.sort_values("customer_id", kind="stable").reset_index(drop=True)[
         list(OUTPUT_COLUMNS)]
+
+
+def review_ranks(out: pd.DataFrame, already: np.ndarray, config: LimitsConfig) -> np.ndarray:
+    """Rank in the review queue (1 = first; NaN = not flagged): of the customers with a review
+    reason, the credit holds first, then by the size of the change in expected loss, at most
+    `review_max_share` of all customers besides the credit holds."""
+    size = np.nan_to_num(np.abs(out["expected_loss_change"].to_numpy(dtype=float)), nan=0.0)
+    candidates = [i for i in range(len(out)) if out.at[i, "review_reasons"]]
+    order = sorted(candidates, key=lambda i: (not already[i], -size[i], out.at[i, "customer_id"]))
+    room = math.ceil(config.review_max_share * len(out) - 1e-9)
+    flagged = order[:max(room, int(already[candidates].sum()) if candidates else 0)]
+    ranks = np.full(len(out), np.nan)
+    ranks[flagged] = np.arange(1, len(flagged) + 1)
+    return ranks
+
+
+def _balance(customers: pd.DataFrame) -> np.ndarray:
+    """Open balance in the reporting currency (utilization x current limit without it)."""
+    if "open_balance_base" in customers:
+        return customers["open_balance_base"].fillna(0.0).to_numpy(dtype=float)
+    used = customers["utilization"] * customers["credit_limit_base"]
+    return used.fillna(0.0).to_numpy(dtype=float)
+
+
+def _grade_note(
+    row: pd.Series, label: SeriousLabel, probability_of: str | None, already: bool,
+    customers: pd.DataFrame,
+) -> str:
+    """The grade and what it rests on, in words."""
+    grade, p = row["grade"], row["probability"]
+    if already:
+        owed = customers.loc[customers["customer_id"].astype(str) == row["customer_id"],
+                             "overdue_90_plus_amount"].iloc[0]
+        return (f"grade E: {owed:,.0f} already 90+ days past due: credit hold, recommended "
+                "limit 0 (no new credit until it is paid; what is owed stays owed)")
+    if probability_of:
+        return f"grade {grade} ({probability_of}): {p:.1%} assumed probability of "\
+               f"{DESIGN_LABEL.text}"
+    note = f"grade {grade}: {p:.1%} probability of {DESIGN_LABEL.text}"
+    if label == DESIGN_LABEL:
+        return note
+    q = row["model_probability"]
+    if label.dpd >= SERIOUS_DPD:
+        return (f"{note} (the customer model learnt {label.text}, the longest horizon with "
+                f"enough matured examples: {q:.1%}, at the same monthly rate over 12 months)")
+    return (f"{note} (the customer model learnt {label.text}, the most serious label with "
+            f"enough examples in this ledger: {q:.1%}, scaled to a portfolio rate of "
+            f"{DESIGN_LABEL.text} assumed at the configured reference)")
 
 
 def _local(customers: pd.DataFrame, current: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -247,13 +406,12 @@ def _policy_notes(
     config: LimitsConfig,
 ) -> list[str]:
     """How the policy arrived at the limit, in words."""
-    grade, p = out.at[i, "grade"], out.at[i, "probability"]
-    notes = [f"grade {grade}: {p:.1%} probability of an invoice 90+ days past due within "
-             "12 months"]
+    grade = out.at[i, "grade"]
     if no_sales[i]:
         kept = "no limit needed" if np.isnan(out.at[i, "current_limit"]) else \
             "current limit kept"
-        return [*notes, f"no sales in the last 365 days: {kept}"]
+        return [f"no sales in the last 365 days: {kept}"]
+    notes = []
     scale = config.grade_scale[GRADES.index(grade)]
     code = f" {out.at[i, 'currency']}" if isinstance(out.at[i, "currency"], str) else ""
     notes.append(f"need {_money(need[i])}{code} (expected monthly sales over payment terms plus "

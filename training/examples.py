@@ -59,6 +59,8 @@ class TaskExamples:
     """Rows considered and left out, by split and reason (logged with the run)."""
     params: dict[str, object] = field(default_factory=dict)
     """What else identifies the examples (windows, horizon), logged as run parameters."""
+    model_metadata: dict[str, object] = field(default_factory=dict)
+    """What the model must carry about its label (a horizon chosen from the data)."""
 
 
 def invoice_outcomes(ledger: Ledger, *, known_before: dt.date) -> pd.DataFrame:
