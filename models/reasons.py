@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from features.catalog import FeatureSpec, Reason, feature_catalog
-from models.risk_model import RiskModel
+from models.store import ScoringModel
 
 _SPECS: dict[str, FeatureSpec] = {spec.name: spec for spec in feature_catalog()}
 
@@ -53,32 +53,43 @@ def _fields_in(template: str) -> tuple[str, ...]:
     return tuple(name for name in _FIELDS if "{" + name in template)
 
 
-def reason_codes(model: RiskModel, frame: pd.DataFrame, *, top: int = 3,
-                 lowers: bool = True) -> list[dict]:
+def reason_codes(model: ScoringModel, frame: pd.DataFrame, *, top: int = 3,
+                 lowers: bool = True, contributions: pd.DataFrame | None = None) -> list[dict]:
     """Per row: the `top` features raising the risk most and (with `lowers`) lowering it
     most, in words.
 
     Each reason is `{"feature", "value", "contribution", "text"}` with the contribution in
-    log-odds; rows come back in the frame's order. Only the features chosen are put in words.
+    log-odds; rows come back in the frame's order. `contributions` are the model's of `frame`
+    when already computed (`RiskModel.predict_with_contributions`). Only the features chosen
+    are put in words, each (feature, value) once per call.
     """
-    contributions = model.contributions(frame).to_numpy()
-    names = model.features
-    columns = [frame[name].to_numpy() for name in names]
-    order = np.argsort(contributions, axis=1, kind="stable")
+    if contributions is None:
+        contributions = model.contributions(frame)
+    values = contributions.to_numpy()
+    names = list(contributions.columns)
+    order = np.argsort(values, axis=1, kind="stable")
     sides = {"raises": (order[:, ::-1][:, :top], 1.0)}
     if lowers:
         sides["lowers"] = (order[:, :top], -1.0)
-    reasons = []
-    for row in range(len(order)):
-        reasons.append({
-            side: [_reason(names[j], columns[j][row], contributions[row, j])
-                   for j in ranked[row] if sign * contributions[row, j] > 0]
-            for side, (ranked, sign) in sides.items()
-        })
-    return reasons
+    columns: dict[int, list] = {}
+    words: dict[tuple[int, object], tuple[object, str]] = {}
+
+    def reason(row: int, j: int) -> dict:
+        if j not in columns:
+            columns[j] = frame[names[j]].tolist()
+        value = columns[j][row]
+        key = (j, None if _missing(value) else value)
+        if key not in words:
+            words[key] = (key[1] if key[1] is None or isinstance(key[1], str)
+                          else float(key[1]), describe(names[j], key[1]))
+        plain, text = words[key]
+        return {"feature": names[j], "value": plain,
+                "contribution": round(float(values[row, j]), 4), "text": text}
+
+    return [{side: [reason(row, j) for j in ranked[row] if sign * values[row, j] > 0]
+             for side, (ranked, sign) in sides.items()} for row in range(len(values))]
 
 
-def _reason(feature: str, value: object, contribution: float) -> dict:
-    plain = None if pd.isna(value) else (value if isinstance(value, str) else float(value))
-    return {"feature": feature, "value": plain, "contribution": round(float(contribution), 4),
-            "text": describe(feature, value)}
+def _missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or (
+        not isinstance(value, str | int | float | bool) and bool(pd.isna(value)))

@@ -108,6 +108,34 @@ def design_matrix(
                         index=frame.index)
 
 
+def tree_costs(booster: lgb.Booster) -> np.ndarray:
+    """Per tree the booster scores (its best iteration, if stopped early): the sum of its
+    leaves' squared depths, TreeSHAP's work per row (a root-only tree costs 1)."""
+    def cost(node: dict, depth: int) -> int:
+        if "leaf_index" in node or "left_child" not in node:
+            return max(depth, 1) ** 2
+        return cost(node["left_child"], depth + 1) + cost(node["right_child"], depth + 1)
+
+    trees = booster.dump_model()["tree_info"]
+    return np.array([cost(tree["tree_structure"], 0) for tree in trees], dtype=np.int64)
+
+
+def within_explain_budget(model: RiskModel, budget: int) -> RiskModel:
+    """`model` with only as many of its first trees as keep `RiskModel.explain_cost` within
+    `budget` (at least one): the booster as it was at that round. The model itself when it
+    fits; `metadata["explain_cost"]` says the cost kept and `trees_cut` how many went."""
+    costs = tree_costs(model.booster)
+    kept = max(1, int(np.searchsorted(np.cumsum(costs), budget, side="right")))
+    if kept >= len(costs):
+        model.metadata.update(explain_cost=int(costs.sum()))
+        return model
+    booster = lgb.Booster(model_str=model.booster.model_to_string(num_iteration=kept))
+    return RiskModel(booster=booster, features=model.features, categories=model.categories,
+                     calibration=model.calibration,
+                     metadata={**model.metadata, "explain_cost": int(costs[:kept].sum()),
+                               "trees_cut": len(costs) - kept})
+
+
 PARALLEL_ROWS = 200
 """Frames of at least this many rows get their contributions (TreeSHAP) computed on every
 core; smaller ones on one thread (on a busy machine extra threads only slow them down)."""
@@ -181,10 +209,28 @@ class RiskModel:
         independent)."""
         if len(frame) == 0:
             return pd.DataFrame(columns=self.features, dtype=float)
-        threads = (os.cpu_count() or 1) if len(frame) >= PARALLEL_ROWS else 1
-        values = self.booster.predict(self.design_matrix(frame), pred_contrib=True,
-                                      num_threads=threads)
-        return pd.DataFrame(values[:, :-1], columns=self.features, index=frame.index)
+        return self._contributions(self.design_matrix(frame), frame.index)
+
+    def predict_with_contributions(
+        self, frame: pd.DataFrame
+    ) -> tuple[np.ndarray, pd.DataFrame]:
+        """`predict_proba` and `contributions` of `frame` from one design matrix (what reason
+        codes need, without building the inputs twice)."""
+        if len(frame) == 0:
+            return np.empty(0), pd.DataFrame(columns=self.features, dtype=float)
+        matrix = self.design_matrix(frame)
+        probability = self.calibration.apply(self.booster.predict(matrix, raw_score=True))
+        return probability, self._contributions(matrix, frame.index)
+
+    def _contributions(self, matrix: np.ndarray, index: pd.Index) -> pd.DataFrame:
+        threads = (os.cpu_count() or 1) if len(matrix) >= PARALLEL_ROWS else 1
+        values = self.booster.predict(matrix, pred_contrib=True, num_threads=threads)
+        return pd.DataFrame(values[:, :-1], columns=self.features, index=index)
+
+    def explain_cost(self) -> int:
+        """What TreeSHAP reason codes cost per row, in steps: over the trees scored, the
+        squared depth of every leaf (the algorithm's work grows with leaves × depth²)."""
+        return int(tree_costs(self.booster).sum())
 
     def save(self, folder: str | Path) -> Path:
         """Write `booster.txt` and `model.json` into `folder`."""

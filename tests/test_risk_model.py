@@ -8,7 +8,13 @@ import pandas as pd
 import pytest
 
 from models.reasons import reason_codes
-from models.risk_model import PARALLEL_ROWS, RiskModel, design_matrix
+from models.risk_model import (
+    PARALLEL_ROWS,
+    RiskModel,
+    design_matrix,
+    tree_costs,
+    within_explain_budget,
+)
 
 FEATURES = ["late_share_all", "log_amount", "terms_days", "has_open_dispute", "country"]
 CATEGORIES = {"country": ["DE", "FR", "US"]}
@@ -145,3 +151,43 @@ def test_reason_codes_without_lowers_give_the_same_raises(model: RiskModel) -> N
         top = sorted((v for v in row if v > 0), reverse=True)[:3]
         assert [r["contribution"] for r in reason["raises"]] == [round(v, 4) for v in top]
         assert all(r["contribution"] < 0 for r in reason["lowers"])
+
+
+def test_scores_and_contributions_from_one_design_matrix(model: RiskModel) -> None:
+    """What the API's reason codes use: the same probabilities, contributions and reasons as
+    the separate calls."""
+    frame = _frame(PARALLEL_ROWS + 50, 11)
+    probability, contributions = model.predict_with_contributions(frame)
+    np.testing.assert_array_equal(probability, model.predict_proba(frame))
+    pd.testing.assert_frame_equal(contributions, model.contributions(frame))
+    assert reason_codes(model, frame, contributions=contributions) == reason_codes(model, frame)
+    assert model.predict_with_contributions(_frame(0, 1))[0].shape == (0,)
+
+
+def test_reason_values_and_words_of_missing_and_known_values(model: RiskModel) -> None:
+    frame = _frame(30, 12).assign(late_share_all=np.nan, country="US")
+    reasons = [r for row in reason_codes(model, frame, top=5) for side in row.values()
+               for r in side]
+    shares = [r for r in reasons if r["feature"] == "late_share_all"]
+    countries = [r for r in reasons if r["feature"] == "country"]
+    assert shares and countries
+    assert {r["value"] for r in shares} == {None} and {r["value"] for r in countries} == {"US"}
+    assert len({r["text"] for r in shares}) == 1 and "US" in countries[0]["text"]
+
+
+def test_explain_budget_keeps_the_first_trees(model: RiskModel, tmp_path) -> None:  # noqa: ANN001
+    """A model over the TreeSHAP budget keeps its first trees (the booster at that round)."""
+    costs = tree_costs(model.booster)
+    assert len(costs) == 30 and (costs >= 1).all()  # 7 leaves: at least 7 x 2^2 steps
+    assert model.explain_cost() == costs.sum() and costs.min() >= 7 * 4
+    small = within_explain_budget(model, int(costs[:10].sum()) + 1)
+    assert small.booster.num_trees() == 10 and small.metadata["trees_cut"] == 20
+    assert small.explain_cost() == costs[:10].sum() == small.metadata["explain_cost"]
+    frame = _frame(60, 13)
+    np.testing.assert_array_equal(small.raw_logit(frame), model.booster.predict(
+        model.design_matrix(frame), raw_score=True, num_iteration=10))
+    loaded = RiskModel.load(small.save(tmp_path / "small"))
+    assert loaded.booster.pandas_categorical == [CATEGORIES["country"]]
+    np.testing.assert_array_equal(loaded.predict_proba(frame), small.predict_proba(frame))
+    assert within_explain_budget(model, int(costs.sum())) is model
+    assert within_explain_budget(model, 1).booster.num_trees() == 1
