@@ -125,9 +125,16 @@ class Scorer:
                    reasons: bool = True) -> list[dict[str, Any]]:
         """Scores of rows from `prepare` (of one request or of several together)."""
         features = self.posted.build(pd.DataFrame(list(rows)))
-        p_late = self.model.predict_proba(features)
-        codes = (reason_codes(self.model, features, top=self.reason_count, lowers=False)
-                 if reasons else None)
+        codes = None
+        if reasons and isinstance(self.model, RiskModel):  # one design matrix for both
+            p_late, contributions = self.model.predict_with_contributions(features)
+            codes = reason_codes(self.model, features, top=self.reason_count, lowers=False,
+                                 contributions=contributions)
+        else:
+            p_late = self.model.predict_proba(features)
+            if reasons:
+                codes = reason_codes(self.model, features, top=self.reason_count,
+                                     lowers=False)
         bands = risk_band(p_late)
         history = self.as_of.isoformat()
         cold = features["cold_start"].to_numpy()
