@@ -20,9 +20,14 @@ from pydantic import BaseModel, ValidationError
 
 from serving.config import ApiConfig
 from serving.schemas import (
+    ContactRequest,
     CustomerRequest,
     LimitsRequest,
+    NoteRequest,
+    OpenDisputeRequest,
+    PromiseRequest,
     ReloadRequest,
+    ResolveDisputeRequest,
     ScoreRequest,
     WorklistRequest,
 )
@@ -33,6 +38,11 @@ REQUEST_MODELS: dict[str, type[BaseModel]] = {
     "/customer": CustomerRequest,
     "/credit_limits": LimitsRequest,
     "/reload": ReloadRequest,
+    "/log_contact": ContactRequest,
+    "/log_promise": PromiseRequest,
+    "/open_dispute": OpenDisputeRequest,
+    "/resolve_dispute": ResolveDisputeRequest,
+    "/add_note": NoteRequest,
 }
 """The body model of each POST route."""
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import bentoml
 from fastapi import FastAPI
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.responses import JSONResponse
 
 from features.kpis import check_grouping, kpi_report
@@ -31,8 +32,10 @@ from serving.batcher import ScoreBatcher
 from serving.config import ApiConfig
 from serving.guard import RequestGuard, log_client_error
 from serving.schemas import (
+    ActionRecord,
     AlertsRequest,
     AlertsResponse,
+    ContactRequest,
     CustomerProfile,
     CustomerRequest,
     DecideLimitRequest,
@@ -40,7 +43,11 @@ from serving.schemas import (
     LimitsRequest,
     LimitsResponse,
     ModelInfo,
+    NoteRequest,
+    OpenDisputeRequest,
+    PromiseRequest,
     ReloadRequest,
+    ResolveDisputeRequest,
     ReviewQueueRequest,
     ReviewQueueResponse,
     ScoreRequest,
@@ -50,9 +57,10 @@ from serving.schemas import (
 )
 from serving.scoring import ApiError, LiveScorer, Scorer
 from serving.state import load_scorer
-from serving.workflow import alerts, credit, customer_view
+from serving.workflow import actions, alerts, credit, customer_view
 from serving.workflow.customer_view import LedgerCache
 from serving.workflow.db import store_for
+from serving.workflow.desk import Desk, actor_of, key_lookup
 from serving.workflow.errors import WorkflowError
 
 logger = logging.getLogger(__name__)
@@ -72,6 +80,10 @@ def build_scorer(settings: Settings) -> Scorer:
 def _keys() -> dict[str, str]:
     settings = load_settings()
     return load_api_keys(settings.api_keys, settings.api_keys_file)
+
+
+def _store_users() -> Callable[[str], tuple[str, str] | None]:
+    return key_lookup(load_settings().workflow_url)
 
 
 def _api_config() -> ApiConfig:
@@ -117,6 +129,8 @@ class O2CRisk:
         self.settings = load_settings()
         self.live = LiveScorer(build_scorer(self.settings))
         self.batcher = ScoreBatcher(max_rows=max(1000, self.settings.api.max_batch))
+        self.desk = Desk(self.settings.workflow_url, self.settings.workflow,
+                         self.settings.worklist)
         self.store = store_for(self.settings.workflow_url)
         self.ledger = LedgerCache(self.settings.ledger)
         self._raise_alerts()
@@ -143,14 +157,81 @@ class O2CRisk:
         return ScoreResponse(scores=scores)
 
     @bentoml.api(input_spec=WorklistRequest)
-    def worklist(self, top_k: int | None = None, collector: str | None = None,
-                 country: str | None = None, min_amount: float | None = None,
+    def worklist(self, ctx: bentoml.Context, top_k: int | None = None,
+                 collector: str | None = None, country: str | None = None,
+                 min_amount: float | None = None,
                  include_held: bool = True) -> WorklistResponse:
-        """The ranked collections worklist, filtered (rows as `o2c worklist --json`)."""
+        """The ranked collections worklist, filtered (rows as `o2c worklist --json`), with the
+        workflow store's promises and disputes laid over it at once (a promise not yet due
+        holds the customer, a broken one brings them up) and each customer's owner as
+        `collector`: a collector of the store sees their own customers."""
         scorer = self.live.current
-        return _answer("/worklist", lambda: WorklistResponse(worklist=scorer.worklist(
-            top_k=top_k, collector=collector, country=country, min_amount=min_amount,
-            include_held=include_held)))
+        return self._as_user("/worklist", ctx, lambda actor: WorklistResponse(
+            worklist=self.desk.worklist(scorer, actor, top_k=top_k, collector=collector,
+                                        country=country, min_amount=min_amount,
+                                        include_held=include_held)))
+
+    def _as_user(self, route: str, ctx: bentoml.Context, call: Callable[[Any], Any]) -> Any:
+        """The call's answer for the user on the request; a refusal as its JSON error, the
+        store unreachable as 503."""
+        try:
+            return call(actor_of(ctx.request.headers))
+        except ApiError as exc:
+            refusal = _refuse(route, exc)
+        except SQLAlchemyError:
+            logger.exception("the workflow store failed on %s", route)
+            refusal = JSONResponse({"error": "the workflow store is unavailable; try again",
+                                    "field": None}, status_code=503)
+        ctx.response.status_code = refusal.status_code  # BentoML answers with ctx's status
+        return refusal
+
+    def _record(self, route: str, ctx: bentoml.Context, action: Callable) -> Any:
+        """Run a collector's action of `serving.workflow.actions` as the user on the request
+        (`action(store, actor, book)`); the action as recorded."""
+        scorer = self.live.current
+        return self._as_user(route, ctx, lambda actor: ActionRecord(
+            **self.desk.act(scorer, actor, action)))
+
+    @bentoml.api(input_spec=ContactRequest)
+    def log_contact(self, ctx: bentoml.Context, customer_id: str, channel: str, outcome: str,
+                    note: str | None = None) -> ActionRecord:
+        """Record a call, e-mail or letter to a customer and its outcome."""
+        return self._record("/log_contact", ctx, lambda store, actor, book: actions.log_contact(
+            store, actor, book, customer_id=customer_id, channel=channel, outcome=outcome,
+            note=note))
+
+    @bentoml.api(input_spec=PromiseRequest)
+    def log_promise(self, ctx: bentoml.Context, customer_id: str, promised_date: dt.date,
+                    amount: float, invoice_ids: list[str] | None = None,
+                    note: str | None = None) -> ActionRecord:
+        """Record a promise to pay `amount` (the customer's currency) by `promised_date` (today
+        or later) on some open invoices, or none named on the balance. The worklist holds the
+        customer at once; the promise reaches the ledger with `o2c actions export`."""
+        return self._record("/log_promise", ctx, lambda store, actor, book: actions.log_promise(
+            store, actor, book, customer_id=customer_id, promised_date=promised_date,
+            amount=amount, invoice_ids=invoice_ids or [], note=note))
+
+    @bentoml.api(input_spec=OpenDisputeRequest)
+    def open_dispute(self, ctx: bentoml.Context, invoice_id: str, reason: str) -> ActionRecord:
+        """Open a dispute on an open invoice, with its reason (409 if one is open already)."""
+        return self._record("/open_dispute", ctx, lambda store, actor, book: (
+            actions.open_dispute(store, actor, book, invoice_id=invoice_id, reason=reason)))
+
+    @bentoml.api(input_spec=ResolveDisputeRequest)
+    def resolve_dispute(self, ctx: bentoml.Context, resolution: str,
+                        dispute_id: int | None = None,
+                        invoice_id: str | None = None) -> ActionRecord:
+        """Resolve the open dispute named by `dispute_id` or `invoice_id`."""
+        return self._record("/resolve_dispute", ctx, lambda store, actor, _book: (
+            actions.resolve_dispute(store, actor, resolution=resolution, dispute_id=dispute_id,
+                                    invoice_id=invoice_id)))
+
+    @bentoml.api(input_spec=NoteRequest)
+    def add_note(self, ctx: bentoml.Context, customer_id: str, note: str,
+                 invoice_id: str | None = None) -> ActionRecord:
+        """Add a note on a customer (or one of their open invoices) to their activity log."""
+        return self._record("/add_note", ctx, lambda store, actor, book: actions.add_note(
+            store, actor, book, customer_id=customer_id, note=note, invoice_id=invoice_id))
 
     @bentoml.api(input_spec=LimitsRequest)
     def credit_limits(self, customer_ids: list[str] | None = None) -> LimitsResponse:
@@ -288,5 +369,5 @@ class O2CRisk:
                                  "field": None}, status_code=503)
 
 
-O2CRisk.add_asgi_middleware(ApiKeyMiddleware, load=_keys)
+O2CRisk.add_asgi_middleware(ApiKeyMiddleware, load=_keys, users=_store_users)
 O2CRisk.add_asgi_middleware(RequestGuard, load=_api_config)  # inside the key check

@@ -71,7 +71,7 @@ def _text(value: str | None, field: str, *, required: bool) -> str | None:
     return text or None
 
 
-def _log(session: Session, actor: Actor, kind: str, customer_id: str,
+def log_activity(session: Session, actor: Actor, kind: str, customer_id: str,
          details: Mapping[str, Any], **fields: Any) -> dict[str, Any]:
     """Write an activity row and its audit row; the activity as JSON-ready values."""
     user = actor_user(session, actor)
@@ -108,7 +108,7 @@ def log_contact(store: Store, actor: Actor, book: Book, *, customer_id: str, cha
     outcome = _text(outcome, "outcome", required=True)
     note = _text(note, "note", required=False)
     with store.begin() as session:
-        return _log(session, actor, "contact", customer_id,
+        return log_activity(session, actor, "contact", customer_id,
                     {"channel": channel, "outcome": outcome, "note": note},
                     channel=channel, outcome=outcome, note=note)
 
@@ -142,7 +142,7 @@ def log_promise(store: Store, actor: Actor, book: Book, *, customer_id: str,
                           invoices=[PromiseInvoice(invoice_id=i) for i in invoice_ids])
         session.add(promise)
         session.flush()
-        row = _log(session, actor, "promise", customer_id,
+        row = log_activity(session, actor, "promise", customer_id,
                    {"promise_id": promise.id, "promised_date": promised_date.isoformat(),
                     "amount": float(amount), "invoice_ids": list(invoice_ids), "note": note},
                    promise_id=promise.id, note=note, at=promise.created_at)
@@ -164,7 +164,7 @@ def open_dispute(store: Store, actor: Actor, book: Book, *, invoice_id: str,
                           opened_by=user.id)
         session.add(dispute)
         session.flush()
-        row = _log(session, actor, "dispute_opened", customer_id,
+        row = log_activity(session, actor, "dispute_opened", customer_id,
                    {"dispute_id": dispute.id, "invoice_id": invoice_id, "reason": reason},
                    invoice_id=invoice_id, dispute_id=dispute.id, note=reason,
                    at=dispute.opened_at)
@@ -194,7 +194,7 @@ def resolve_dispute(store: Store, actor: Actor, *, resolution: str,
                 raise WorkflowError(f"invoice {invoice_id!r} has no open dispute",
                                     "invoice_id", 404)
         user = actor_user(session, actor)
-        row = _log(session, actor, "dispute_resolved", dispute.customer_id,
+        row = log_activity(session, actor, "dispute_resolved", dispute.customer_id,
                    {"dispute_id": dispute.id, "invoice_id": dispute.invoice_id,
                     "resolution": resolution},
                    invoice_id=dispute.invoice_id, dispute_id=dispute.id, note=resolution)
@@ -217,6 +217,6 @@ def add_note(store: Store, actor: Actor, book: Book, *, customer_id: str, note: 
                             "invoice_id")
     note = _text(note, "note", required=True)
     with store.begin() as session:
-        return _log(session, actor, "note", customer_id, {"note": note,
+        return log_activity(session, actor, "note", customer_id, {"note": note,
                                                           "invoice_id": invoice_id},
                     note=note, invoice_id=invoice_id)
