@@ -9,7 +9,7 @@ DEMO_AS_OF := 2026-06-01
 DEMO_VALID_FROM := 2025-12-01
 IBM_SAMPLE := ../shared/data/ibm_ar_sample.csv
 
-.PHONY: install postgresql lock demo test test-quick bench serve mlflow-ui lint clean
+.PHONY: install postgresql lock demo test test-quick bench serve mlflow-ui lint clean chromium
 
 PIP := $(BIN)/python -m pip --quiet --disable-pip-version-check
 
@@ -51,7 +51,7 @@ demo: install  ## the whole job on the built-in sample ledger
 		$(BIN)/o2c validate $(WORKDIR)/ibm-ledger; \
 	else echo "skipped the IBM import: $(IBM_SAMPLE) is not there (shared/ beside the checkout)"; fi
 
-test: install postgresql  ## the whole test suite
+test: install postgresql chromium  ## the whole test suite
 	$(BIN)/pytest
 
 # The workflow tests start a real PostgreSQL server (tests/pg.py): Debian's package, when missing.
@@ -59,6 +59,10 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 postgresql:
 	@command -v pg_ctl >/dev/null || ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 \
 		|| ($(SUDO) apt-get update && $(SUDO) apt-get install -y postgresql)
+
+# The web app's browser tests drive Debian's Chromium (never a downloaded browser): when missing.
+chromium:
+	@command -v chromium >/dev/null || ($(SUDO) apt-get update && $(SUDO) apt-get install -y chromium)
 
 test-quick: install postgresql  ## the quick lane: every test not marked slow
 	$(BIN)/pytest -m "not slow"
