@@ -12,7 +12,7 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ledger.atomic import atomic_file
-from o2c import customer, decisions, kpis, limits, models, monitor, serve, users
+from o2c import actions, customer, decisions, kpis, limits, models, monitor, serve, users
 from o2c.common import LedgerOption, fail, load, load_settings_or_fail, os_error, parse_date
 from o2c.display import (
     console,
@@ -257,6 +257,9 @@ app.command()(serve.serve)
 app.add_typer(models.models_app, name="models")
 app.add_typer(users.users_app, name="users")
 app.add_typer(users.db_app, name="db")
+app.add_typer(actions.log_app, name="log")
+app.command()(actions.assign)
+app.add_typer(actions.actions_app, name="actions")
 
 if __name__ == "__main__":
     app()

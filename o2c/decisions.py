@@ -146,12 +146,16 @@ def worklist(
     json_output: JsonOption = False,
 ) -> None:
     """The ranked collections worklist: whom to contact, why, and what to do (from the
-    snapshot of `o2c score` if made from the same ledger, settings and champions)."""
+    snapshot of `o2c score` if made from the same ledger, settings and champions). As of the
+    latest snapshot's date, the workflow store's promises and disputes are laid over it, as
+    the API's /worklist does."""
+    from o2c.actions import with_store_actions
     from o2c.export import write_rows
     from serving.scoring import records
 
     settings = load_settings_or_fail()
-    rows = portfolio_for(ledger, parse_date(as_of, "--as-of"), settings).worklist
+    rows = with_store_actions(portfolio_for(ledger, parse_date(as_of, "--as-of"), settings),
+                              settings)
     if top is not None:
         rows = rows.head(top)
     write_rows(rows, out)

@@ -157,3 +157,11 @@ def _promise_reasons(row: Mapping[str, Any], actions: OpenActions, as_of: dt.dat
         elif promise.promised_date >= as_of and row["broken_promise"]:
             texts.append(promise.text(broken=True))
     return texts
+
+
+def overlaid_frame(portfolio: Portfolio, store: Store, config: WorklistConfig,
+                   today: dt.date) -> pd.DataFrame:
+    """The snapshot's worklist frame with the store's actions laid over it (`o2c worklist`)."""
+    rows = overlay_worklist(records(portfolio.worklist), portfolio,
+                            open_actions(store, portfolio.as_of), config, today)
+    return pd.DataFrame(rows, columns=list(portfolio.worklist.columns))
