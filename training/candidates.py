@@ -7,7 +7,8 @@ Candidates (`candidates`), simplest first:
 - `linear_c<C>`: an L2-regularized logistic regression on every input (`LinearRiskModel`),
   one per `[training.candidates] linear_c`;
 - `lightgbm_small`, `lightgbm_medium`, and from 20,000 rows `lightgbm_large`: LightGBM with
-  4, 15 and 63 leaves and a minimum leaf size scaled to the rows it is fitted on.
+  4, 15 and 63 leaves and a minimum leaf size scaled to the rows it is fitted on, each cut to
+  its first trees within the serving budget `[training.candidates] explain_budget`.
 
 Folds (`rolling_folds`): the latest `scored_share` of the training examples, by `as_of` date,
 is cut into `folds` consecutive slices; fold k fits every candidate on the examples dated
@@ -40,7 +41,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from models.linear_model import LinearRiskModel, design_layout
-from models.risk_model import RiskModel, sigmoid
+from models.risk_model import RiskModel, sigmoid, within_explain_budget
 from models.store import ScoringModel
 from training.baselines import HISTORY_FEATURES
 from training.calibration import choose_calibration
@@ -147,6 +148,7 @@ def _lightgbm_rule(
             settings = settings.model_copy(update={"num_threads": 1})
         model, info = fit_booster(rows, config.model_copy(update={"lightgbm": settings}),
                                   features=features, label=label)
+        model = within_explain_budget(model, config.candidates.explain_budget)
         model.metadata.update(family="lightgbm", best_iteration=info["best_iteration"],
                               **settings.model_dump(include={"num_leaves",
                                                              "min_child_samples"}))
