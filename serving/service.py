@@ -27,7 +27,7 @@ from starlette.responses import JSONResponse
 
 from features.kpis import check_grouping, kpi_report
 from o2c.settings import Settings, load_settings
-from serving.auth import ROLE_HEADER, USER_HEADER, ApiKeyMiddleware, load_api_keys
+from serving.auth import ApiKeyMiddleware, load_api_keys
 from serving.batcher import ScoreBatcher
 from serving.config import ApiConfig
 from serving.guard import RequestGuard, log_client_error
@@ -62,6 +62,7 @@ from serving.workflow.customer_view import LedgerCache
 from serving.workflow.db import store_for
 from serving.workflow.desk import Desk, actor_of, key_lookup
 from serving.workflow.errors import WorkflowError
+from serving.workflow.users import Actor
 
 logger = logging.getLogger(__name__)
 
@@ -112,12 +113,6 @@ def _answer(route: str, call: Callable[[], Any]) -> Any:
         return call()
     except (ApiError, WorkflowError) as exc:
         return _refuse(route, exc)
-
-
-def _caller(ctx: bentoml.Context) -> tuple[str, str]:
-    """The user name and role the key check put on the request (`serving.auth`)."""
-    headers = ctx.request.headers
-    return headers[USER_HEADER.decode()], headers[ROLE_HEADER.decode()]
 
 
 @bentoml.service(name="o2c_risk", workers=1, traffic={"timeout": 60})
@@ -176,7 +171,7 @@ class O2CRisk:
         store unreachable as 503."""
         try:
             return call(actor_of(ctx.request.headers))
-        except ApiError as exc:
+        except (ApiError, WorkflowError) as exc:
             refusal = _refuse(route, exc)
         except SQLAlchemyError:
             logger.exception("the workflow store failed on %s", route)
@@ -269,26 +264,24 @@ class O2CRisk:
         currency, with a `reason`); credit managers and admins only. The decision, the
         recommendation and model version it was made on and the reasons shown go to the audit
         log; the decided limit is the effective one (`/credit_limits`, `o2c limits export`)."""
-        user, role = _caller(ctx)
         portfolio = self.live.current.portfolio
-        return _answer("/decide_limit", lambda: DecideLimitResponse(decision=credit.decide(
-            self.store, portfolio, customer_id, user=user, role=role, decision=decision,
-            limit=limit, reason=reason).as_dict()))
+        return self._as_user("/decide_limit", ctx, lambda actor: DecideLimitResponse(
+            decision=credit.decide(self.store, portfolio, customer_id, user=actor.name,
+                                   role=actor.role, decision=decision, limit=limit,
+                                   reason=reason).as_dict()))
 
     @bentoml.api(input_spec=AlertsRequest)
     def alerts(self, ctx: bentoml.Context, kinds: list[str] | None = None,
                limit: int = 200) -> AlertsResponse:
         """The caller's alerts, newest first (an admin: everyone's): grade drops, utilization
         over the limit, broken promises, invoices 90+ days past due, monitoring verdicts."""
-        user, role = _caller(ctx)
-
-        def mine() -> AlertsResponse:
+        def mine(actor: Actor) -> AlertsResponse:
             with self.store.begin() as session:
-                found = alerts.alerts_for(session, user=user, admin=role == "admin",
+                found = alerts.alerts_for(session, user=actor.name, admin=actor.role == "admin",
                                           kinds=kinds, limit=limit)
                 return AlertsResponse(alerts=[a.as_dict() for a in found])
 
-        return _answer("/alerts", mine)
+        return self._as_user("/alerts", ctx, mine)
 
     @bentoml.api(input_spec=CustomerRequest)
     def customer(self, customer_id: str) -> CustomerProfile:
