@@ -12,7 +12,7 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ledger.atomic import atomic_file
-from o2c import actions, customer, decisions, kpis, limits, models, monitor, serve, users
+from o2c import actions, customer, decisions, forecast, kpis, limits, models, monitor, serve, users
 from o2c.common import LedgerOption, fail, load, load_settings_or_fail, os_error, parse_date
 from o2c.display import (
     console,
@@ -253,6 +253,8 @@ app.command()(customer.customer)
 app.add_typer(decisions.backtest_app, name="backtest")
 app.command()(monitor.monitor)
 app.command()(kpis.kpis)
+app.command()(forecast.forecast)
+decisions.backtest_app.command("forecast")(forecast.backtest_forecast_command)
 app.command()(serve.serve)
 app.add_typer(models.models_app, name="models")
 app.add_typer(users.users_app, name="users")

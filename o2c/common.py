@@ -43,11 +43,19 @@ def load_settings_or_fail() -> Settings:
 
 
 def load(path: Path) -> Ledger:
-    """A validated ledger, or every problem printed and exit 1."""
-    from ledger import LedgerValidationError, load_ledger
+    """A validated ledger, or every problem printed and exit 1. Files that passed the
+    contract's rules before, unchanged, are not checked again (`ledger.verdicts`, remembered
+    in `<workdir>/verdicts`)."""
+    from ledger import LedgerValidationError
+    from ledger.verdicts import load_checked
+    from o2c.settings import SettingsError, load_settings
 
     try:
-        return load_ledger(path)
+        verdicts = load_settings().workdir / "verdicts"
+    except SettingsError:  # the command that needs settings says what is wrong with them
+        verdicts = None
+    try:
+        return load_checked(path, verdicts)
     except LedgerValidationError as exc:
         show_ledger_errors(exc)
         raise typer.Exit(code=1) from None

@@ -89,3 +89,26 @@ def payment_date_figures(valid: pd.DataFrame, model: PaymentDateModel, titles,  
             model.features, booster.feature_importance(importance_type="gain"),
             xlabel="Gain of the P50 booster"),
     }
+
+
+def forecast_plot(weeks: pd.DataFrame, *, currency: str, title: str) -> Figure:
+    """Expected collections per week with their P10-P90 band; with columns `actual`,
+    `due_date` and `average_delay` (a back-test), those beside it."""
+    fig = _new_figure(9, 5)
+    ax = fig.add_subplot()
+    x = weeks["week_start"]
+    expected = weeks["expected"] if "expected" in weeks else weeks["forecast"]
+    ax.fill_between(x, weeks["low"], weeks["high"], color=ON_TIME_COLOUR, alpha=0.2,
+                    label="forecast P10-P90")
+    ax.plot(x, expected, color=ON_TIME_COLOUR, marker="o", linewidth=2, label="forecast")
+    styles = {"actual": ("black", "-", "actual"),
+              "due_date": (NEUTRAL_COLOUR, "--", "rule: paid on the due date"),
+              "average_delay": (LATE_COLOUR, ":", "rule: customer's average delay")}
+    for column, (colour, style, label) in styles.items():
+        if column in weeks:
+            ax.plot(x, weeks[column], color=colour, linestyle=style, marker=".", label=label)
+    ax.set(title=title, xlabel="Week starting", ylabel=f"Collections ({currency})")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize="small")
+    fig.autofmt_xdate()
+    return fig
