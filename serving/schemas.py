@@ -124,6 +124,11 @@ class ScoredInvoice(Response):
                                          "scored from the invoice alone")
     history_as_of: dt.date | None = Field(description="Date of the customer history used")
     reasons: list[Reason]
+    pay_date_p10: dt.date | None = Field(None, description="Predicted payment date, 10% "
+                                         "quantile (null without a payment-date champion)")
+    pay_date_p50: dt.date | None = Field(None, description="Predicted payment date, median")
+    pay_date_p90: dt.date | None = Field(None, description="Predicted payment date, 90% "
+                                         "quantile")
 
 
 class ScoreResponse(Response):

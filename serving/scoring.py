@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from models.payment_dates import PaymentDateModel, pay_dates
 from models.reasons import reason_codes
 from models.risk_model import RiskModel
 from models.worklist import assign_collectors
@@ -53,14 +54,17 @@ class Scorer:
         self, *, late_payment: RiskModel, portfolio: Portfolio,
         models: Sequence[Mapping[str, Any]] = (), collectors: Mapping[str, int] | None = None,
         max_batch: int = MAX_BATCH, max_ids: int = MAX_IDS, reason_count: int = 3,
+        payment_dates: PaymentDateModel | None = None,
     ) -> None:
         """`models`: what `model_info` tells of each champion (name, version, metrics...);
         `collectors`: name -> daily capacity, for the worklist's `collector` filter;
-        `max_batch`, `max_ids`: most invoices to score, most customer ids to look up."""
+        `max_batch`, `max_ids`: most invoices to score, most customer ids to look up;
+        `payment_dates`: the payment-date champion, whose dates each score then carries."""
         if max_batch < 1 or max_ids < 1:
             raise ValueError(f"max_batch and max_ids must be >= 1, got {max_batch!r}, "
                              f"{max_ids!r}")
         self.model = late_payment
+        self.payment_dates = payment_dates
         self.portfolio = portfolio
         self.as_of = portfolio.as_of
         self.max_batch = max_batch
@@ -138,6 +142,7 @@ class Scorer:
         bands = risk_band(p_late)
         history = self.as_of.isoformat()
         cold = features["cold_start"].to_numpy()
+        dates = self._pay_dates(features)
         return [
             {"invoice_id": row["invoice_id"], "customer_id": row["customer_id"],
              "as_of": row["as_of"].isoformat(),
@@ -145,9 +150,16 @@ class Scorer:
              "cold_start": bool(cold[i]), "history_as_of": None if cold[i] else history,
              "reasons": [{"feature": r["feature"], "text": r["text"],
                           "contribution": r["contribution"]}
-                         for r in (codes[i]["raises"] if codes else [])]}
+                         for r in (codes[i]["raises"] if codes else [])], **dates[i]}
             for i, row in enumerate(rows)
         ]
+
+    def _pay_dates(self, features: pd.DataFrame) -> list[dict[str, str]]:
+        """Each row's predicted payment dates (ISO), none without a payment-date model."""
+        if self.payment_dates is None:
+            return [{} for _ in range(len(features))]
+        dates = pay_dates(features["due_date"], self.payment_dates.predict_days(features))
+        return records(dates.apply(lambda column: column.dt.strftime("%Y-%m-%d")))
 
     def _check_invoices(self, invoices: Sequence[Mapping[str, Any]]) -> None:
         """Currency of each invoice: the customer's own, or one the ledger has a rate for."""

@@ -20,6 +20,7 @@ from serving.portfolio import latest_portfolio_dir, read_portfolio, require_part
 from serving.scoring import Scorer
 from training.collections import COLLECTIONS_MODEL_NAME
 from training.delinquency import SERIOUS_MODEL_NAME
+from training.payment_dates import MODEL_NAME as PAYMENT_DATE_MODEL_NAME
 from training.pipeline import MODEL_NAME
 from training.registry import Registry
 
@@ -152,5 +153,8 @@ def load_scorer(*, tracking: Registry, snapshots_dir: Path, api: ApiConfig) -> S
     check_filled(folder, {name: getattr(portfolio, name) for name in NOT_NULL})
     models = [describe_champion(name, tracking) for name in MODEL_NAMES]
     late_payment = load_champion(MODEL_NAME, tracking)
+    dates = (load_champion(PAYMENT_DATE_MODEL_NAME, tracking).model
+             if tracking.champion(PAYMENT_DATE_MODEL_NAME) is not None else None)
     return Scorer(late_payment=late_payment.model, portfolio=portfolio, models=models,
-                  collectors=api.collectors, max_batch=api.max_batch, max_ids=api.max_ids)
+                  collectors=api.collectors, max_batch=api.max_batch, max_ids=api.max_ids,
+                  payment_dates=dates)
