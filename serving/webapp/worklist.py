@@ -83,7 +83,8 @@ def _context(request: Request, actor: Actor, filters: Filters) -> dict[str, Any]
     pages = max(1, -(-len(active) // size))
     page = min(filters.page, pages)
     return {
-        "filters": filters, "rows": active[(page - 1) * size: page * size], "held": held,
+        "filters": filters, "rows": active[(page - 1) * size: page * size],
+        "held": ordered(held, "amount")[:size], "held_total": len(held),
         "total": len(active), "page": page, "pages": pages, "sorts": SORTS,
         "actions": ACTIONS, "countries": state.countries(), "collectors": collectors,
         "whose": whose, "as_of": state.scorer.as_of, "kinds": ACTION_KINDS,
