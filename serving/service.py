@@ -57,6 +57,9 @@ from serving.schemas import (
 )
 from serving.scoring import ApiError, LiveScorer, Scorer
 from serving.state import load_scorer
+from serving.webapp.app import create_app
+from serving.webapp.backend import Backend
+from serving.webapp.security import session_secret
 from serving.workflow import actions, alerts, credit, customer_view
 from serving.workflow.customer_view import LedgerCache
 from serving.workflow.db import store_for
@@ -69,6 +72,8 @@ logger = logging.getLogger(__name__)
 http = FastAPI(title="o2c-risk GET endpoints", docs_url=None, redoc_url=None,
                openapi_url=None, redirect_slashes=False)
 """GET endpoints, mounted on the service (BentoML APIs are POST only)."""
+webapp = create_app(lambda: bentoml.get_current_service().web)
+"""The web app for collectors and credit managers (`serving.webapp`), mounted at /app."""
 
 
 def build_scorer(settings: Settings) -> Scorer:
@@ -76,6 +81,16 @@ def build_scorer(settings: Settings) -> Scorer:
     tracking = settings.registry()
     return load_scorer(tracking=tracking, snapshots_dir=settings.snapshots_dir,
                        api=settings.api)
+
+
+def build_web_backend(settings: Settings, live: LiveScorer, desk: Desk,
+                      ledger: Callable[[], Any]) -> Backend:
+    """What the web app reads and writes: the live scorer, the workflow store as the API's
+    endpoints use it (`desk`) and the ledger of the customer views."""
+    secret = session_secret(settings.webapp_secret_key or settings.webapp.secret_key,
+                            settings.workdir)
+    return Backend(live=live, desk=desk, ledger=ledger, workdir=settings.workdir,
+                   config=settings.webapp, secret=secret)
 
 
 def _keys() -> dict[str, str]:
@@ -117,6 +132,7 @@ def _answer(route: str, call: Callable[[], Any]) -> Any:
 
 @bentoml.service(name="o2c_risk", workers=1, traffic={"timeout": 60})
 @bentoml.asgi_app(http, path="/")
+@bentoml.asgi_app(webapp, path="/app")  # applied first: matched before the "/" mount
 class O2CRisk:
     """Late-payment scores, the collections worklist, credit limits and customer profiles."""
 
@@ -129,6 +145,8 @@ class O2CRisk:
         self.store = store_for(self.settings.workflow_url)
         self.ledger = LedgerCache(self.settings.ledger)
         self._raise_alerts()
+        self.web = build_web_backend(self.settings, self.live, self.desk,
+                                     lambda: self.ledger.get())
         _settle()
         logger.info("serving models %s, snapshot as of %s",
                     self.live.current.portfolio.models, self.live.current.as_of)
