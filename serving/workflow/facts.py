@@ -136,6 +136,7 @@ def _merge(folder: Path, table: str, rows: pd.DataFrame) -> None:
         return
     old = pd.read_parquet(parquet) if parquet.exists() else rows.iloc[:0]
     kept = old[~old[key].astype(str).str.startswith(PREFIX)]
-    merged = pd.concat([kept, rows], ignore_index=True) if len(kept) else rows
+    merged = pd.concat([kept, rows], ignore_index=True) if len(kept) and len(rows) else (
+        rows if len(rows) else kept)
     with atomic_file(parquet) as temporary:
         merged.to_parquet(temporary, index=False)
