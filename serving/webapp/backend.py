@@ -13,8 +13,11 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from features.kpis import kpi_report
 from ledger.loader import Ledger
+from models.forecast import ForecastConfig, forecast_weeks
 from serving.scoring import ApiError, LiveScorer, Scorer
 from serving.webapp import charts
 from serving.webapp.config import WebappConfig
@@ -30,6 +33,8 @@ ACTION_KINDS: dict[str, str] = {
     "dispute": "Dispute", "note": "Note",
 }
 """What a collector can log from the worklist, and its label."""
+FORECAST_SIMULATIONS = 300
+"""Monte Carlo draws of the dashboard's cash forecast."""
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,7 @@ class Backend:
     config: WebappConfig = field(default_factory=WebappConfig)
     secret: str = field(default="", repr=False)
     """The key that signs session cookies (`security.session_secret`)."""
+    _forecast: tuple[Scorer, dict[str, Any] | None] | None = field(default=None, repr=False)
 
     @property
     def scorer(self) -> Scorer:
@@ -262,8 +268,29 @@ class Backend:
         return kpi_report(portfolio.kpis, portfolio.as_of)
 
     def forecast(self) -> dict[str, Any] | None:
-        """The cash forecast by week, when the snapshot has one (issue 15); else None."""
-        return None
+        """Expected collections per week of the snapshot's open invoices, with their P10-P90
+        (`models.forecast.forecast_weeks`, as `o2c forecast`, over the payment-date quantiles
+        the snapshot holds: rounded to days); None when the snapshot has none. Computed once
+        per snapshot."""
+        scorer = self.scorer
+        if self._forecast is not None and self._forecast[0] is scorer:
+            return self._forecast[1]
+        scores = scorer.portfolio.invoice_scores
+        quantiles = [f"pay_date_{q}" for q in ("p10", "p50", "p90")]
+        result = None
+        if len(scores) and set(quantiles) <= set(scores.columns):
+            due = pd.to_datetime(scores["due_date"])
+            invoices = scores.assign(amount=scores["open_amount_base"].fillna(0.0), **{
+                f"days_{q[-3:]}": (pd.to_datetime(scores[q]) - due).dt.days.astype(float)
+                for q in quantiles})
+            weeks = forecast_weeks(invoices, scorer.as_of,
+                                   ForecastConfig(simulations=FORECAST_SIMULATIONS))
+            result = {"weeks": weeks["week_start"].dt.date.tolist(), "currency": self.currency,
+                      "series": {"expected": weeks["expected"].tolist(),
+                                 "P10": weeks["low"].tolist(), "P90": weeks["high"].tolist()},
+                      "total": float(weeks["expected"].sum())}
+        self._forecast = (scorer, result)
+        return result
 
     def alerts(self, actor: Actor) -> list[dict[str, Any]]:
         """The user's alerts as `/alerts` gives them (an admin: everyone's)."""

@@ -66,17 +66,21 @@ def aging_chart(aging: Mapping[str, float], currency: str | None) -> bytes:
     return _png(figure)
 
 
-def series_chart(dates: Sequence, series: Mapping[str, Sequence[float]], unit: str) -> bytes:
-    """Lines over time (e.g. DSO and best DSO, or a cash forecast by week)."""
+def forecast_chart(weeks: Sequence, expected: Sequence[float], low: Sequence[float],
+                   high: Sequence[float], currency: str | None) -> bytes:
+    """Expected collections per week (line) within their P10-P90 (band)."""
     figure = Figure(figsize=(6.0, 2.8))
-    if not len(dates):
-        _empty(figure, "no figures yet")
+    if not len(weeks):
+        _empty(figure, "no forecast")
         return _png(figure)
     axes = figure.add_subplot()
-    for (name, values), colour in zip(series.items(), (ACCENT, BAD, INK, MUTED), strict=False):
-        axes.plot(list(dates), list(values), label=name, color=colour, linewidth=1.6)
+    axes.fill_between(list(weeks), list(low), list(high), color=ACCENT, alpha=0.2,
+                      step="post", label="P10-P90")
+    axes.step(list(weeks), list(expected), where="post", color=ACCENT, linewidth=1.6,
+              label="expected")
     axes.yaxis.set_major_formatter(_THOUSANDS)
-    axes.set_ylabel(unit)
+    axes.set_ylabel(f"collected per week{f' ({currency})' if currency else ''}")
+    axes.set_ylim(bottom=0)
     axes.legend(frameon=False)
     axes.spines[["top", "right"]].set_visible(False)
     figure.autofmt_xdate()

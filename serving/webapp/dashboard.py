@@ -39,8 +39,9 @@ def forecast_png(request: Request, actor: Signed) -> Response:
     forecast = backend(request).forecast()
     if not forecast:
         raise HTTPException(404, "no cash forecast in this snapshot")
-    return Response(charts.series_chart(forecast["weeks"], forecast["series"],
-                                        forecast["currency"] or ""),
+    series = forecast["series"]
+    return Response(charts.forecast_chart(forecast["weeks"], series["expected"], series["P10"],
+                                          series["P90"], forecast["currency"]),
                     media_type="image/png", headers={"Cache-Control": "private, max-age=300"})
 
 
