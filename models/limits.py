@@ -43,7 +43,8 @@ The review queue: `review_reasons` lists what calls for a credit manager's look;
 customers with one, those already 90+ days past due and then the largest changes in expected
 loss (`expected_loss_change` = p x LGD x (recommended limit - the larger of the current
 limit and the open balance), in the reporting currency) are flagged (`review_flag`, ranked
-by `review_rank`), at most `review_max_share` of the customers besides the credit holds.
+by `review_rank`): at most `review_max_share` of the customers, or all the credit holds
+when they are more.
 """
 
 from __future__ import annotations
@@ -140,10 +141,10 @@ class LimitsConfig(BaseModel):
     review_change_pct: float = Field(0.5, gt=0)
     """Flag for review when the recommended change is at least this share of the limit."""
     review_max_share: float = Field(0.15, ge=0, le=1)
-    """At most this share of the customers is flagged for review (those with the largest
-    change in expected loss), besides the customers already 90+ days past due, who always
-    are: on the generated acceptance ledger two thirds had a reason, mostly a rise to the
-    +50% cap, too many to work."""
+    """At most this share of the customers is flagged for review: those already 90+ days past
+    due (always, even when they are more), then those with the largest change in expected
+    loss. On the generated acceptance ledger two thirds had a reason, mostly a rise to the
+    +50% cap: too many to work."""
     reference_serious_rate: float = Field(0.05, gt=0, lt=1)
     """The share of customers with an invoice 90+ days past due within 12 months assumed for a
     portfolio whose model learnt a lower threshold (a ledger without 90+ days past due): its
@@ -214,7 +215,7 @@ def design_probability(
     the module docstring); `base_rate` is the label's share in training (needed below 90+)."""
     q = np.asarray(probability, dtype=float)
     if label.dpd >= SERIOUS_DPD:
-        return 1.0 - (1.0 - q) ** (YEAR_DAYS / label.days)
+        return q if label.days == YEAR_DAYS else 1.0 - (1.0 - q) ** (YEAR_DAYS / label.days)
     if base_rate is None or not 0 < base_rate < 1:
         raise ValueError(f"a model of {label.text} needs its training base rate to be "
                          f"graded, got {base_rate}")
@@ -320,12 +321,12 @@ def recommend_limits(
 def review_ranks(out: pd.DataFrame, already: np.ndarray, config: LimitsConfig) -> np.ndarray:
     """Rank in the review queue (1 = first; NaN = not flagged): of the customers with a review
     reason, the credit holds first, then by the size of the change in expected loss, at most
-    `review_max_share` of all customers besides the credit holds."""
+    `review_max_share` of all customers (or all the credit holds when they are more)."""
     size = np.nan_to_num(np.abs(out["expected_loss_change"].to_numpy(dtype=float)), nan=0.0)
     candidates = [i for i in range(len(out)) if out.at[i, "review_reasons"]]
     order = sorted(candidates, key=lambda i: (not already[i], -size[i], out.at[i, "customer_id"]))
     room = math.ceil(config.review_max_share * len(out) - 1e-9)
-    flagged = order[:max(room, int(already[candidates].sum()) if candidates else 0)]
+    flagged = order[:max(room, int(already.sum()))]
     ranks = np.full(len(out), np.nan)
     ranks[flagged] = np.arange(1, len(flagged) + 1)
     return ranks

@@ -12,13 +12,22 @@ from mlflow import MlflowClient
 
 from ledger import Ledger, ledger_from_frames, load_ledger
 from ledger.synthetic import SyntheticConfig, generate_ledger, write_ledger
-from models.limits import LimitsConfig, recommend_limits
+from models.limits import (
+    RULE_TEXT,
+    LimitsConfig,
+    SeriousLabel,
+    design_probability,
+    recommend_limits,
+    rule_probability,
+)
 from tests.conftest import facts_before, tiny_ledger_frames, train_champion
 from training.backtest_limits import backtest_limits
 from training.config import LightGBMParams, TrainingConfig
 from training.delinquency import (
     SERIOUS_MODEL_NAME,
+    choose_horizon,
     customer_examples,
+    serious_outcomes,
     training_dates,
     validation_date,
 )
@@ -105,13 +114,69 @@ def test_a_label_is_used_only_once_its_12_months_are_known() -> None:
         customer_examples(ledger, [AS_OF], cutoff=dt.date(2025, 2, 28))
 
 
-def test_out_of_time_dates() -> None:
+def test_out_of_time_dates_monthly_or_weekly_when_months_are_few() -> None:
     end = dt.date(2026, 7, 1)
     assert validation_date(dt.date(2026, 1, 15), end) == dt.date(2025, 7, 1)
     assert validation_date(dt.date(2025, 3, 20), end) == dt.date(2025, 3, 1)
-    dates = training_dates(dt.date(2024, 1, 1), dt.date(2025, 7, 1))
-    assert dates == [dt.date(2024, 4, 1), dt.date(2024, 5, 1), dt.date(2024, 6, 1),
-                     dt.date(2024, 7, 1)]
+    assert validation_date(dt.date(2026, 3, 20), end, horizon_days=182) == dt.date(2025, 12, 1)
+    monthly = training_dates(dt.date(2024, 1, 1), dt.date(2026, 1, 1))
+    assert monthly == [dt.date(2024, m, 1) for m in range(4, 13)] + [dt.date(2025, 1, 1)]
+    weekly = training_dates(dt.date(2024, 1, 1), dt.date(2025, 7, 1))  # 4 month starts only
+    assert weekly[-1] == dt.date(2024, 7, 1) and weekly[0] >= dt.date(2024, 3, 31)
+    assert len(weekly) == 14 and set(np.diff(weekly)) == {dt.timedelta(days=7)}
+    short = training_dates(dt.date(2024, 1, 1), dt.date(2025, 1, 1), horizon_days=182)
+    assert short[-1] == dt.date(2024, 7, 3) and len(short) == 14
+
+
+def _settlements(rows: list[tuple[str, str, str | None]]) -> pd.DataFrame:
+    """(customer, due date, settle date) -> `invoice_settlements` rows issued 30 days
+    before due."""
+    due = pd.to_datetime([r[1] for r in rows])
+    return pd.DataFrame({
+        "invoice_id": [f"I{i}" for i in range(len(rows))],
+        "customer_id": [r[0] for r in rows], "issue_date": due - pd.Timedelta(days=30),
+        "due_date": due, "amount": 100.0, "settle_date": pd.to_datetime([r[2] for r in rows]),
+    })
+
+
+def test_labels_at_a_lower_threshold_count_invoices_already_late_and_still_open() -> None:
+    as_of = dt.date(2024, 3, 1)
+    settlements = _settlements([
+        ("paid_old_episode", "2023-06-01", "2023-10-15"),  # 90+ past due last year, paid
+        ("late_45_open", "2024-01-15", None),              # 46 days past due at as_of, open
+        ("late_45_paid_on_day", "2024-01-15", "2024-03-01"),
+        ("open_90", "2023-11-01", None),                   # 121 days past due: already
+    ])
+
+    def labels(days: int, dpd: int) -> dict[str, tuple[bool, bool]]:
+        out = serious_outcomes(settlements, as_of, horizon_end=as_of + dt.timedelta(days=days),
+                               dpd=dpd)
+        return {r.customer_id: (r.already_serious, r.serious) for r in out.itertuples()}
+
+    assert labels(365, 90) == {"paid_old_episode": (False, False), "late_45_open": (False, True),
+                               "late_45_paid_on_day": (False, False), "open_90": (True, True)}
+    assert labels(30, 90)["late_45_open"] == (False, False)  # reaches 90+ on 2024-04-15
+    assert labels(30, 30)["late_45_open"] == (False, True)
+    assert labels(30, 30)["late_45_paid_on_day"] == (False, False)
+
+
+def test_the_label_is_the_longest_horizon_with_enough_matured_examples(ledger: Ledger) -> None:
+    """400 customers: too few reach 90+ days past due for the gate's 30 of each outcome, so
+    the label is 60+; early in the ledger a 6-month horizon on weekly dates."""
+    early = choose_horizon(ledger, dt.date(2025, 1, 1), min_outcomes=30)
+    assert early.horizon == SeriousLabel(182, 60)
+    assert early.valid_as_of == dt.date(2025, 1, 1)
+    assert early.train_dates[-1] == dt.date(2024, 7, 3) and len(early.train_dates) == 14
+    assert early.tried[:3] == [
+        "an invoice 90+ days past due within 12 months: 0 training dates before 2025-01-01",
+        "an invoice 90+ days past due within 6 months: 25 serious of 330 validation rows",
+        "an invoice 90+ days past due within 3 months: 13 serious of 330 validation rows"]
+    late = choose_horizon(ledger, dt.date(2026, 1, 1), min_outcomes=20)
+    assert late.horizon == SeriousLabel(365, 90) and late.tried == []
+    with pytest.raises(ValueError, match=r"no label .* 5\+ days past due within 3 months: "):
+        choose_horizon(ledger, dt.date(2026, 1, 1), min_outcomes=5_000)
+
+
 
 
 def test_customer_examples_use_only_what_was_known_before_the_cutoff(
@@ -132,7 +197,7 @@ def test_customer_examples_use_only_what_was_known_before_the_cutoff(
 def test_too_few_examples_is_a_clear_error(tmp_path: Path) -> None:
     ledger = ledger_from_frames(_labelled_frames("2024-07-14"))
     registry = Registry(f"sqlite:///{tmp_path / 'mlflow.db'}", "few")
-    with pytest.raises(ValueError, match="too few validation examples"):
+    with pytest.raises(ValueError, match="no label of the serious-delinquency model has"):
         train_task(SERIOUS_DELINQUENCY, ledger, valid_from=dt.date(2024, 3, 15), config=FAST,
                    registry=registry)
 
@@ -192,7 +257,7 @@ def test_expected_loss_stays_within_budget() -> None:
 
 
 def test_review_flags_over_limit_and_two_step_grade_drop() -> None:
-    config = LimitsConfig(review_change_pct=10.0)
+    config = LimitsConfig(review_change_pct=10.0, review_max_share=1.0)
     customers = _customers(4, utilization=[1.2, 0.5, 0.5, 0.5])
     probability = np.array([0.02, 0.05, 0.05, 0.02])  # grades B, C, C, B
     previous = pd.Series({"K001": "A", "K002": "B", "K003": "B"})
@@ -278,5 +343,86 @@ def test_customers_already_90_days_past_due_are_cut_and_flagged() -> None:
                            config=LimitsConfig(review_change_pct=10.0))
     assert out["grade"].tolist() == ["A", "E"]
     assert out.loc[1, "recommended_limit"] < out.loc[0, "recommended_limit"]
-    assert out.loc[1, "review_reasons"][0] == "invoices more than 90 days past due"
+    assert out.loc[1, "review_reasons"][0] == "invoices more than 90 days past due: credit hold"
     assert out["review_flag"].tolist() == [False, True]
+    assert out.loc[1, "recommended_limit"] == 0.0
+    assert out.loc[1, "reasons"][0].startswith("grade E: 5,000 already 90+ days past due: credit "
+                                               "hold, recommended limit 0")
+
+
+def test_the_review_queue_is_capped_and_ranked_by_the_change_in_expected_loss() -> None:
+    n = 40
+    probability = np.linspace(0.001, 0.2, n)
+    customers = _customers(n, credit_limit_base=np.linspace(10_000, 400_000, n),
+                           overdue_90_plus_amount=[1_000.0, 2_000.0] + [0.0] * (n - 2))
+    out = recommend_limits(customers, probability, config=LimitsConfig())
+    assert out["review_reasons"].map(bool).sum() > 30  # most have a reason (a change >= 50%)
+    flagged = out[out["review_flag"]].sort_values("review_rank")
+    assert len(flagged) == 6  # 15% of 40
+    assert flagged["review_rank"].tolist() == list(range(1, 7))
+    assert set(flagged["customer_id"].iloc[:2]) == {"K000", "K001"}  # credit holds first
+    size = flagged["expected_loss_change"].abs().to_numpy()[2:]
+    assert np.all(np.diff(size) <= 0)
+    others = out[~out["review_flag"] & out["review_reasons"].map(bool)]
+    assert others["expected_loss_change"].abs().max() <= size.min()
+    assert out.loc[~out["review_flag"], "review_rank"].isna().all()
+    loss = out["probability"] * 0.6 * (out["recommended_limit"] - out["current_limit"]
+                                       .clip(lower=customers["utilization"][0]
+                                             * out["current_limit"]))
+    regular = ~out["customer_id"].isin(["K000", "K001"])
+    np.testing.assert_allclose(out.loc[regular, "expected_loss_change"], loss[regular])
+
+
+def test_probabilities_of_another_label_are_graded_on_the_design_scale() -> None:
+    label = SeriousLabel(182, 90)
+    assert label.text == "an invoice 90+ days past due within 6 months"
+    config = LimitsConfig()
+    six_months = design_probability(np.array([0.0, 0.1, 1.0]), label, None, config)
+    np.testing.assert_allclose(six_months, [0.0, 0.19, 1.0], atol=1e-3)
+    lower = design_probability(np.array([0.2, 0.4, 0.9]), SeriousLabel(182, 5), 0.4, config)
+    np.testing.assert_allclose(lower, [0.025, 0.05, 0.1125])
+    with pytest.raises(ValueError, match="base rate"):
+        design_probability(np.array([0.2]), SeriousLabel(182, 5), None, config)
+    out = recommend_limits(_customers(2), np.array([0.02, 0.1]), config=config, label=label)
+    assert out["model_probability"].tolist() == [0.02, 0.1]
+    assert out["grade"].tolist() == ["C", "E"]  # 4.0% and 19% over 12 months
+    assert "the customer model learnt an invoice 90+ days past due within 6 months" in \
+        out.loc[0, "reasons"][0]
+    assert out.loc[0, "probability_of"] == "the customer model's an invoice 90+ days past due " \
+        "within 6 months"
+
+
+def test_without_a_customer_model_grades_follow_the_oldest_overdue_amount() -> None:
+    customers = _customers(5, overdue_1_30_amount=[0, 10, 10, 0, 0.0],
+                           overdue_31_60_amount=[0, 0, 10, 0, 0.0],
+                           overdue_61_90_amount=[0, 0, 0, 10, 0.0],
+                           overdue_90_plus_amount=[0, 0, 0, 0, 10.0])
+    config = LimitsConfig()
+    probability = rule_probability(customers, config)
+    out = recommend_limits(customers, probability, config=config, probability_of=RULE_TEXT)
+    assert out["grade"].tolist() == ["B", "C", "D", "E", "E"]
+    assert out.loc[0, "reasons"][0].startswith(f"grade B ({RULE_TEXT})")
+    assert out.loc[4, "recommended_limit"] == 0.0
+
+
+def test_customers_who_only_owe_old_invoices_get_a_grade_and_a_credit_hold() -> None:
+    """C4's only invoice (issued 2023-09-01) is unpaid: no invoice in the last 365 days, but
+    it owes, so it is in the limits, graded E, on credit hold, at the head of the review
+    queue."""
+    from serving.history import customer_history
+    from serving.portfolio import credit_limits, limit_customers
+
+    ledger = ledger_from_frames(_labelled_frames("2024-07-14"))
+    customers = customer_history(ledger, dt.date(2024, 12, 1))
+    limits = credit_limits(customers, None, LimitsConfig(), None).set_index("customer_id")
+    assert set(limit_customers(customers)["customer_id"]) == set(limits.index)
+    assert "C4" in limits.index and customers.set_index("customer_id").loc[
+        "C4", "invoice_count_365d"] == 0
+    c4 = limits.loc["C4"]
+    assert c4["grade"] == "E" and c4["recommended_limit"] == 0.0
+    assert c4["reasons"][0] == ("grade E: 300 already 90+ days past due: credit hold, "
+                                "recommended limit 0 (no new credit until it is paid; what is "
+                                "owed stays owed)")
+    holds = limits["review_reasons"].map(lambda r: bool(r) and r[0].endswith("credit hold"))
+    assert holds["C4"] and c4["review_flag"] and c4["review_rank"] <= holds.sum()
+    assert all(RULE_TEXT in r[0] for r in limits.loc[~holds, "reasons"]) and (~holds).any()

@@ -38,6 +38,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from features import build_customer_features, invoice_settlements
@@ -129,27 +130,35 @@ def serious_outcomes(
     `settlements` is `invoice_settlements(ledger, before=C)` with C >= `horizon_end`, so that
     an invoice without a settlement date is open up to C.
     """
-    t = pd.Timestamp(as_of)
-    due = pd.to_datetime(settlements["due_date"])
-    settled = pd.to_datetime(settlements["settle_date"])
-    ninety_day = due + pd.Timedelta(days=SERIOUS_DPD + 1)
-    first_day = (due + pd.Timedelta(days=dpd + 1)).clip(lower=t + pd.Timedelta(days=1))
+    t = np.datetime64(pd.Timestamp(as_of), "ns")
+    due = _days(settlements["due_date"])
+    settled = _days(settlements["settle_date"])
+    ninety_day = due + np.timedelta64(SERIOUS_DPD + 1, "D")
+    first_day = np.maximum(due + np.timedelta64(dpd + 1, "D"), t + np.timedelta64(1, "D"))
+    codes, customers = pd.factorize(settlements["customer_id"], sort=True)
+
+    def still_open(day: np.ndarray) -> np.ndarray:  # settled on or after `day`, or not at all
+        return np.isnat(settled) | (settled >= day)
+
+    def any_by_customer(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(codes, weights=mask, minlength=len(customers)) > 0
+
+    known = any_by_customer(_days(settlements["issue_date"]) < t)
     frame = pd.DataFrame({
-        "customer_id": settlements["customer_id"].to_numpy(),
-        "known": (pd.to_datetime(settlements["issue_date"]) < t).to_numpy(),
-        "already": ((ninety_day <= t) & _open_on(settled, t)).to_numpy(),
-        "serious": ((first_day <= pd.Timestamp(horizon_end))
-                    & _open_on(settled, first_day)).to_numpy(),
+        "customer_id": customers,
+        "already_serious": any_by_customer((ninety_day <= t) & still_open(t)),
+        "serious": any_by_customer((first_day <= np.datetime64(pd.Timestamp(horizon_end), "ns"))
+                                   & still_open(first_day)),
     })
-    grouped = frame.groupby("customer_id", sort=True).agg(
-        known=("known", "any"), already_serious=("already", "any"), serious=("serious", "any"))
-    grouped = grouped[grouped["known"]].drop(columns="known")
-    return grouped.reset_index()
+    return frame[known].reset_index(drop=True)
 
 
-def _open_on(settled: pd.Series, day: pd.Timestamp | pd.Series) -> pd.Series:
-    """Whether each invoice is still open on `day` (settled on or after it, or not at all)."""
-    return settled.isna() | (settled >= day)
+def _days(column: pd.Series) -> np.ndarray:
+    """A date column as datetime64[ns] values (NaT for none)."""
+    values = column.to_numpy()
+    if values.dtype == "datetime64[ns]":
+        return values
+    return pd.to_datetime(column).to_numpy(dtype="datetime64[ns]")
 
 
 @dataclass
@@ -174,7 +183,10 @@ def settlements_of(ledger: Ledger) -> Settlements:
 
     def get(cutoff: dt.date) -> pd.DataFrame:
         if cutoff not in cache:
-            cache[cutoff] = invoice_settlements(ledger, before=cutoff)
+            frame = invoice_settlements(ledger, before=cutoff)
+            for column in ("issue_date", "due_date", "settle_date"):
+                frame[column] = pd.to_datetime(frame[column])
+            cache[cutoff] = frame
         return cache[cutoff]
 
     return get
