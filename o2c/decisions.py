@@ -71,14 +71,30 @@ def _model_names() -> dict[str, str]:
 
 
 def champion_versions(settings: Settings) -> dict[str, str]:
-    """Model name -> version of the current champions, without loading them; exit 1 naming
-    a model that has none."""
+    """Model name -> version of the current champions, without loading them (`NO_MODEL` for
+    a customer model that has none); exit 1 naming another model that has none."""
+    from serving.portfolio import NO_MODEL
+
     registry = _tracking(settings)
-    try:
-        return {name: str(registry.champion_version(name).version)
-                for name in _model_names().values()}
-    except LookupError as exc:
-        fail(str(exc))
+    versions = {}
+    for key, name in _model_names().items():
+        if key == "serious" and registry.champion(name) is None:
+            versions[name] = NO_MODEL
+            continue
+        try:
+            versions[name] = str(registry.champion_version(name).version)
+        except LookupError as exc:
+            fail(str(exc))
+    return {**versions, **payment_date_version(registry)}
+
+
+def payment_date_version(registry) -> dict[str, str]:  # noqa: ANN001
+    """The payment-date champion's version (`NO_MODEL` when there is none)."""
+    from serving.portfolio import NO_MODEL
+    from training.payment_dates import MODEL_NAME
+
+    champion = registry.champion(MODEL_NAME)
+    return {MODEL_NAME: NO_MODEL if champion is None else str(champion.version)}
 
 
 def compute_portfolio(  # noqa: ANN201
@@ -90,16 +106,52 @@ def compute_portfolio(  # noqa: ANN201
     from serving.portfolio import previous_grades, score_portfolio
 
     tracking = _tracking(settings)
+    names = _model_names()
     try:
         champions = {key: load_champion(name, tracking)
-                     for key, name in _model_names().items()}
+                     for key, name in names.items() if key != "serious"}
     except LookupError as exc:
         fail(str(exc))
+    champions["serious"] = serious_champion(tracking, names["serious"])
+    champions["payment_dates"] = payment_date_champion(tracking)
     with console.status(f"Scoring the portfolio as of {as_of}..."):
         last_review = previous_grades(snapshots or settings.snapshots_dir, as_of)
         return score_portfolio(ledger, as_of, worklist_config=settings.worklist,
                                limits_config=settings.limits, previous_grades=last_review,
                                **champions)
+
+
+def serious_champion(registry, name: str):  # noqa: ANN001, ANN201
+    """The customer model's champion; None, said on stderr, when none was ever promoted (the
+    limits then grade by rule: `models.limits.rule_probability`). Exit 1 when it exists but
+    cannot be loaded."""
+    from models.limits import RULE_TEXT
+    from serving.champions import load_champion
+
+    if registry.champion(name) is None:
+        note(f"no champion of model {name!r} (`o2c train` could not train one on this "
+             f"ledger): {RULE_TEXT}")
+        return None
+    try:
+        return load_champion(name, registry)
+    except LookupError as exc:
+        fail(str(exc))
+
+
+def payment_date_champion(registry):  # noqa: ANN001, ANN201
+    """The payment-date champion; None, said on stderr, when there is none (the snapshot then
+    has no predicted payment dates). Exit 1 when it exists but cannot be loaded."""
+    from serving.champions import load_champion
+    from training.payment_dates import MODEL_NAME
+
+    if registry.champion(MODEL_NAME) is None:
+        note(f"no champion of model {MODEL_NAME!r}: the snapshot has no predicted payment "
+             "dates")
+        return None
+    try:
+        return load_champion(MODEL_NAME, registry)
+    except LookupError as exc:
+        fail(str(exc))
 
 
 def note(message: str) -> None:

@@ -25,11 +25,20 @@ from features.kpis import kpi_components
 from ledger.atomic import atomic_directory
 from ledger.loader import Ledger
 from ledger.summary import reporting_currency
-from models.limits import LimitsConfig, recommend_limits
+from models.limits import (
+    RULE_TEXT,
+    LimitsConfig,
+    SeriousLabel,
+    recommend_limits,
+    rule_probability,
+)
+from models.payment_dates import pay_dates
 from models.reasons import reason_codes
 from models.worklist import HOLD_FLAGS, WorklistConfig, build_worklist
 from serving.champions import Champion
 from serving.history import customer_history, fx_rates
+from training.delinquency import SERIOUS_MODEL_NAME
+from training.payment_dates import MODEL_NAME as PAYMENT_DATE_MODEL_NAME
 from training.tracking import ledger_fingerprint
 
 FRAMES = ("invoice_scores", "worklist", "limits", "customers", "kpis")
@@ -41,6 +50,9 @@ INPUT_CHANGES = {
     "limits_settings_sha256": "made with other [limits] settings",
 }
 """What a snapshot input that differs means (keys of `snapshot_inputs`)."""
+
+NO_MODEL = "none"
+"""The model version a snapshot records for a model that had no champion (grades by rule)."""
 
 logger = logging.getLogger(__name__)
 
@@ -123,13 +135,16 @@ def _texts(reasons: list[dict]) -> list[list[str]]:
 
 def score_portfolio(
     ledger: Ledger, as_of: dt.date, *, late_payment: Champion, collections: Champion,
-    serious: Champion, worklist_config: WorklistConfig, limits_config: LimitsConfig,
-    previous_grades: pd.Series | None = None,
+    serious: Champion | None, worklist_config: WorklistConfig, limits_config: LimitsConfig,
+    previous_grades: pd.Series | None = None, payment_dates: Champion | None = None,
 ) -> Portfolio:
     """Score every invoice open at `as_of`, rank the worklist and recommend credit limits.
 
-    `previous_grades` (grade by customer_id at the last review) lets the limits flag a grade
-    that fell two steps or more."""
+    `serious` None (no customer model could be trained) grades by rule, and says so in every
+    limit's reasons and as its version (`NO_MODEL`). `previous_grades` (grade by customer_id
+    at the last review) lets the limits flag a grade that fell two steps or more.
+    `payment_dates` (the payment-date champion) adds each open invoice's predicted
+    `pay_date_p10`, `pay_date_p50` and `pay_date_p90`; None leaves them out."""
     snapshot = build_snapshot(ledger, as_of)
     scored = snapshot.assign(
         p_late=late_payment.model.predict_proba(snapshot),
@@ -143,19 +158,48 @@ def score_portfolio(
         risk_band=risk_band(scored["p_late"]),
         reasons=_texts(unpaid_reasons),
     )
+    if payment_dates is not None:
+        invoice_scores = invoice_scores.join(
+            pay_dates(snapshot["due_date"], payment_dates.model.predict_days(snapshot)))
     currency = worklist_config.model_copy(update={"reporting_currency":
                                                   reporting_currency(ledger)})
     worklist = build_worklist(scored, config=currency, reasons=unpaid_reasons)
     customers = customer_history(ledger, as_of, build_customer_features(ledger, as_of))
-    active = customers[customers["invoice_count_365d"] > 0].reset_index(drop=True)
-    probability = serious.model.predict_proba(active)
-    limits = recommend_limits(active, probability, config=limits_config,
-                              reasons=reason_codes(serious.model, active),
-                              previous_grades=previous_grades)
-    return Portfolio(as_of, invoice_scores, worklist, limits, customers,
-                     {c.name: c.version for c in (late_payment, collections, serious)},
+    limits = credit_limits(customers, serious, limits_config, previous_grades)
+    models = {c.name: c.version for c in (late_payment, collections, serious, payment_dates)
+              if c is not None}
+    missing = {name: NO_MODEL for name, champion in ((SERIOUS_MODEL_NAME, serious),
+                                                     (PAYMENT_DATE_MODEL_NAME, payment_dates))
+               if champion is None}
+    return Portfolio(as_of, invoice_scores, worklist, limits, customers, {**models, **missing},
                      fx_rates(ledger), snapshot_inputs(ledger, worklist_config, limits_config),
                      kpi_components(ledger, as_of))
+
+
+def limit_customers(customers: pd.DataFrame) -> pd.DataFrame:
+    """The customers who owe or buy: an open balance, or an invoice in the last 365 days."""
+    owes = customers["open_balance_base"].fillna(0.0) > 0
+    return customers[owes | (customers["invoice_count_365d"] > 0)].reset_index(drop=True)
+
+
+def credit_limits(
+    customers: pd.DataFrame, serious: Champion | None, config: LimitsConfig,
+    previous_grades: pd.Series | None,
+) -> pd.DataFrame:
+    """`recommend_limits` for `limit_customers`, with the customer model's probabilities of
+    the label it learnt, or rule-based grades (`models.limits.rule_probability`) without one."""
+    active = limit_customers(customers)
+    if serious is None:
+        logger.warning("no %s champion: credit grades by rule (%s)", SERIOUS_MODEL_NAME,
+                       RULE_TEXT)
+        return recommend_limits(active, rule_probability(active, config), config=config,
+                                previous_grades=previous_grades, probability_of=RULE_TEXT)
+    metadata = serious.model.metadata
+    base_rate = metadata.get("label_base_rate")
+    return recommend_limits(active, serious.model.predict_proba(active), config=config,
+                            reasons=reason_codes(serious.model, active),
+                            previous_grades=previous_grades, label=SeriousLabel.of(metadata),
+                            base_rate=None if base_rate is None else float(base_rate))
 
 
 def write_portfolio(portfolio: Portfolio, root: str | Path) -> Path:
