@@ -202,8 +202,11 @@ class O2CRisk:
         """Run a collector's action of `serving.workflow.actions` as the user on the request
         (`action(store, actor, book)`); the action as recorded."""
         scorer = self.live.current
-        return self._as_user(route, ctx, lambda actor: ActionRecord(
+        answer = self._as_user(route, ctx, lambda actor: ActionRecord(
             **self.desk.act(scorer, actor, action)))
+        if isinstance(answer, ActionRecord):
+            self._raise_alerts(snapshot=False)
+        return answer
 
     @bentoml.api(input_spec=ContactRequest)
     def log_contact(self, ctx: bentoml.Context, customer_id: str, channel: str, outcome: str,
@@ -294,6 +297,7 @@ class O2CRisk:
         """The caller's alerts, newest first (an admin: everyone's): grade drops, utilization
         over the limit, broken promises, invoices 90+ days past due, monitoring verdicts."""
         def mine(actor: Actor) -> AlertsResponse:
+            self._raise_alerts(snapshot=False)  # promises logged in the store, broken by now
             with self.store.begin() as session:
                 found = alerts.alerts_for(session, user=actor.name, admin=actor.role == "admin",
                                           kinds=kinds, limit=limit)
@@ -313,19 +317,25 @@ class O2CRisk:
             scorer.customer(customer_id), ledger=self.ledger.get(),
             snapshots_dir=self.settings.snapshots_dir, store=self.store)))
 
-    def _raise_alerts(self) -> None:
-        """Store (and send) the alerts the snapshot in service deserves; a failure is logged,
-        never stops the service."""
+    def _raise_alerts(self, *, snapshot: bool = True) -> None:
+        """Store (and send) the new alerts: of the snapshot in service against the previous
+        one and of the monitoring report (`snapshot`), and of promises logged in the store and
+        broken by today. A failure is logged, never stops the service or a request."""
+        portfolio, config = self.live.current.portfolio, self.settings.alerts
         try:
-            fresh = alerts.refresh_store(
-                self.store, self.live.current.portfolio,
-                snapshots_dir=self.settings.snapshots_dir,
+            drafts = alerts.snapshot_alerts(
+                portfolio, snapshots_dir=self.settings.snapshots_dir,
                 monitoring_path=self.settings.workdir / "monitoring" / "latest.json",
-                config=self.settings.alerts)
-        except Exception:  # noqa: BLE001 - alerts never stop the service
-            logger.exception("could not compute the alerts of the snapshot")
+                config=config) if snapshot else []
+            drafts += alerts.store_promise_alerts(self.store, portfolio, self.settings.worklist,
+                                                  dt.date.today(), config)
+            fresh = alerts.raise_alerts(self.store, drafts, as_of=portfolio.as_of,
+                                        config=config)
+        except Exception:  # noqa: BLE001 - alerts never stop the service or a request
+            logger.exception("could not compute the alerts")
             return
-        logger.info("%d new alert(s)", len(fresh))
+        if fresh:
+            logger.info("%d new alert(s)", len(fresh))
 
     @bentoml.api(input_spec=ReloadRequest)
     def reload(self) -> ModelInfo:

@@ -9,19 +9,23 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+import pandas as pd
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 from typer.testing import CliRunner
 
 from o2c.cli import app
 from serving.local import running_server
 from serving.workflow import users
 from serving.workflow.db import Store, open_store
+from serving.workflow.tables import Owner, Promise, PromiseInvoice, User
+from tests.conftest import API_AS_OF
 from tests.pg import BACKENDS, fresh_database_url
 from training.delinquency import SERIOUS_MODEL_NAME
 
@@ -207,6 +211,26 @@ def test_alerts_for_admins_and_owners(served: Served) -> None:
         "overdue"}
     mine = served.post("/alerts", {}, "collector").json()["alerts"]
     assert all(a["owner"] == "ann" for a in mine)
+
+
+def test_a_promise_logged_in_the_store_and_broken_since_alerts_its_owner(
+        served: Served) -> None:
+    snapshot = served.work / "snapshots" / API_AS_OF
+    worklist = pd.read_parquet(snapshot / "worklist.parquet")
+    invoices = pd.read_parquet(snapshot / "invoice_scores.parquet")
+    calm = set(worklist.loc[~worklist["broken_promise"], "customer_id"])
+    invoice = invoices[invoices["customer_id"].isin(calm)].iloc[0]
+    customer = invoice["customer_id"]
+    with served.store.begin() as session:  # promised for a day after the snapshot, long past
+        ann = session.scalars(select(User).where(User.name == "ann")).one()
+        session.add_all([Owner(customer_id=customer, user=ann), Promise(
+            customer_id=customer, promised_date=dt.date(2026, 3, 5), amount=100.0, author=ann,
+            invoices=[PromiseInvoice(invoice_id=invoice["invoice_id"])])])
+    mine = served.post("/alerts", {"kinds": ["broken_promise"]}, "collector").json()["alerts"]
+    assert [(a["customer_id"], a["owner"]) for a in mine if "store" in a["message"]] == [
+        (customer, "ann")]
+    again = served.post("/alerts", {"kinds": ["broken_promise"]}, "collector").json()
+    assert len(again["alerts"]) == len(mine)  # raised once
 
 
 def test_decisions_and_alerts_survive_a_restart(served: Served, flagged: dict,

@@ -1,9 +1,11 @@
 """Alerts: stored once per key, each for the collector who owns the customer (None: admins
 only), read back per user (`POST /alerts`), and optionally POSTed to a webhook.
 
-`refresh` runs when the service loads or reloads a snapshot: it compares the snapshot with
-the previous one (`alert_rules.snapshot_drafts`), reads the latest monitoring report, and
-stores what is new. `add` stores drafts raised by an action.
+When the service loads or reloads a snapshot, `snapshot_alerts` compares it with the previous
+one (`alert_rules.snapshot_drafts`) and reads the latest monitoring report; then, and after
+each collector's action and before `/alerts` answers, `store_promise_alerts` finds promises
+logged in the store that are broken by today. `raise_alerts` stores what is new and sends it
+to the webhook.
 """
 
 from __future__ import annotations
@@ -21,16 +23,19 @@ import pandas as pd
 from sqlalchemy import JSON, Date, Index, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
+from models.worklist import WorklistConfig
 from serving.portfolio import Portfolio, latest_portfolio_dir, manifest_date
 from serving.workflow.alert_rules import (
     AlertsConfig,
     Draft,
     Snapshot,
+    broken_promise,
     monitoring_draft,
     snapshot_drafts,
 )
 from serving.workflow.base import Base, now
 from serving.workflow.db import Store
+from serving.workflow.overlay import overlaid_frame
 from serving.workflow.tables import Owner, User
 
 logger = logging.getLogger(__name__)
@@ -128,17 +133,29 @@ def monitoring_report(path: Path) -> dict[str, Any] | None:
         return None
 
 
-def refresh(session: Session, portfolio: Portfolio, *, snapshots_dir: Path,
-            monitoring_path: Path, owners: Mapping[str, str],
-            config: AlertsConfig) -> list[Alert]:
-    """Store the alerts the snapshot (against the previous one) and the monitoring report
-    deserve and that are not stored yet; the new ones."""
+def snapshot_alerts(portfolio: Portfolio, *, snapshots_dir: Path, monitoring_path: Path,
+                    config: AlertsConfig) -> list[Draft]:
+    """The alerts the snapshot (against the previous one in `snapshots_dir`) and the latest
+    monitoring report deserve."""
     drafts = snapshot_drafts(snapshot_of(portfolio),
                              previous_snapshot(snapshots_dir, portfolio.as_of), config)
     report = monitoring_draft(monitoring_report(monitoring_path), config)
-    if report is not None:
-        drafts.append(report)
-    return add(session, drafts, owners=owners, as_of=portfolio.as_of)
+    return [*drafts, report] if report is not None else drafts
+
+
+def store_promise_alerts(store: Store, portfolio: Portfolio, worklist: WorklistConfig,
+                         today: dt.date, config: AlertsConfig) -> list[Draft]:
+    """Customers whose promise logged in the store is broken by `today` (as the worklist
+    overlay judges it: the promised date passed, its invoices still open in the snapshot)
+    while the snapshot did not flag a broken promise."""
+    if not config.broken_promise:
+        return []
+    rows = portfolio.worklist
+    before = set(rows.loc[rows["broken_promise"].astype(bool), "customer_id"])
+    now = overlaid_frame(portfolio, store, worklist, today)
+    broken = now.loc[now["broken_promise"].astype(bool), "customer_id"]
+    return [broken_promise(customer, f"{portfolio.as_of}:store", "logged in the store")
+            for customer in broken if customer not in before]
 
 
 def owners(session: Session) -> dict[str, str]:
@@ -148,13 +165,12 @@ def owners(session: Session) -> dict[str, str]:
     return {customer: name for customer, name in rows}
 
 
-def refresh_store(store: Store, portfolio: Portfolio, *, snapshots_dir: Path,
-                  monitoring_path: Path, config: AlertsConfig) -> list[Alert]:
-    """`refresh` in a transaction of its own, then `notify` the new alerts."""
+def raise_alerts(store: Store, drafts: Iterable[Draft], *, as_of: dt.date,
+                 config: AlertsConfig) -> list[Alert]:
+    """Store the drafts not stored yet (each for its customer's owner) in a transaction of
+    its own, then `notify` the new alerts; the new ones."""
     with store.begin() as session:
-        fresh = refresh(session, portfolio, snapshots_dir=snapshots_dir,
-                        monitoring_path=monitoring_path, owners=owners(session),
-                        config=config)
+        fresh = add(session, drafts, owners=owners(session), as_of=as_of)
     notify(fresh, config)
     return fresh
 
