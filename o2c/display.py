@@ -146,12 +146,16 @@ def show_worklist(rows: pd.DataFrame) -> None:
 
 
 def show_limits(rows: pd.DataFrame, *, top: int = 15) -> None:
-    """The credit limits that changed most, as a table."""
+    """The review queue in its order (snapshots since issue 14 rank it), then the credit limits
+    that changed most, as a table."""
     size = rows["change"].abs().fillna(rows["recommended_limit"])  # unknown current limit
-    changed = rows.reindex(size.sort_values(ascending=False, kind="stable").index).head(top)
+    rank = rows["review_rank"] if "review_rank" in rows else size * float("nan")
+    order = rows.assign(queue_order=rank, change_size=size).sort_values(
+        ["queue_order", "change_size"], ascending=[True, False], na_position="last", kind="stable")
+    changed = order.head(top)
     flagged = int(rows["review_flag"].sum())
-    table = Table(title=f"Credit limits that changed most ({flagged:,} of {len(rows):,} "
-                        "flagged for review)", title_justify="left")
+    table = Table(title=f"Review queue, then the limits that changed most ({flagged:,} of "
+                        f"{len(rows):,} customers flagged for review)", title_justify="left")
     for column in ("customer", "grade", "p(90+ dpd)", "current", "recommended", "change",
                    "utilization", "in its currency", "why"):
         table.add_column(column, overflow="fold",
@@ -159,7 +163,8 @@ def show_limits(rows: pd.DataFrame, *, top: int = 15) -> None:
     for row in changed.itertuples():
         why = "; ".join(list(row.reasons)[:2])
         if row.review_flag:
-            why = f"REVIEW ({'; '.join(row.review_reasons)}). {why}"
+            number = "" if math.isnan(row.queue_order) else f" #{row.queue_order:.0f}"
+            why = f"REVIEW{number} ({'; '.join(row.review_reasons)}). {why}"
         table.add_row(row.customer_id, row.grade, f"{row.probability:.1%}",
                       _amount(row.current_limit), f"{row.recommended_limit:,.0f}",
                       _amount(row.change, "+"), _amount(row.utilization, ".0%"),
