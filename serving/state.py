@@ -151,7 +151,8 @@ def load_scorer(*, tracking: Registry, snapshots_dir: Path, api: ApiConfig) -> S
     check_snapshot(folder)
     portfolio = read_portfolio(folder)
     check_filled(folder, {name: getattr(portfolio, name) for name in NOT_NULL})
-    models = [describe_champion(name, tracking) for name in MODEL_NAMES]
+    models = [describe_champion(name, tracking) for name in MODEL_NAMES  # without a customer
+              if name != SERIOUS_MODEL_NAME or tracking.champion(name)]  # model: rule grades
     late_payment = load_champion(MODEL_NAME, tracking)
     dates = (load_champion(PAYMENT_DATE_MODEL_NAME, tracking).model
              if tracking.champion(PAYMENT_DATE_MODEL_NAME) is not None else None)
