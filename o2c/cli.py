@@ -12,7 +12,19 @@ import typer
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ledger.atomic import atomic_file
-from o2c import actions, customer, decisions, forecast, kpis, limits, models, monitor, serve, users
+from o2c import (
+    actions,
+    customer,
+    decisions,
+    forecast,
+    kpis,
+    limits,
+    models,
+    monitor,
+    serve,
+    users,
+    webapp_demo,
+)
 from o2c.common import LedgerOption, fail, load, load_settings_or_fail, os_error, parse_date
 from o2c.display import (
     console,
@@ -256,6 +268,7 @@ app.command()(kpis.kpis)
 app.command()(forecast.forecast)
 decisions.backtest_app.command("forecast")(forecast.backtest_forecast_command)
 app.command()(serve.serve)
+app.command("demo-users")(webapp_demo.demo_users)
 app.add_typer(models.models_app, name="models")
 app.add_typer(users.users_app, name="users")
 app.add_typer(users.db_app, name="db")

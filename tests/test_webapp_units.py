@@ -102,3 +102,28 @@ def test_charts_are_png_with_or_without_data() -> None:
     assert charts.aging_chart({"current": 10.0, "1_30": 5.0}, "EUR").startswith(PNG)
     assert charts.forecast_chart(days, [5.0, 3.0], [4.0, 2.0], [6.0, 4.0], "EUR"
                                  ).startswith(PNG)
+
+
+def test_demo_users_are_made_once_with_a_password_that_signs_in(tmp_path) -> None:  # noqa: ANN001
+    import re
+
+    from typer.testing import CliRunner
+
+    from o2c.cli import app
+    from serving.workflow.db import default_url, store_for
+    from serving.workflow.users import check_password
+
+    env = {"O2C_WORKDIR": str(tmp_path / "work")}
+    first = CliRunner().invoke(app, ["demo-users", "--port", "3005"], env=env)
+    assert first.exit_code == 0, first.output
+    assert "http://127.0.0.1:3005/app/login" in first.output
+    made = dict(re.findall(r"(demo-\w+)\s+password (\w+)", first.output))
+    assert set(made) == {"demo-collector", "demo-manager", "demo-admin"}
+    store = store_for(default_url(tmp_path / "work"))
+    roles = {name: check_password(store, name, password).role
+             for name, password in made.items()}
+    assert roles == {"demo-collector": "collector", "demo-manager": "credit_manager",
+                     "demo-admin": "admin"}
+    again = CliRunner().invoke(app, ["demo-users"], env=env)
+    assert again.exit_code == 0 and "password" in again.output
+    assert not re.search(r"password \w{16}", again.output)  # never printed twice

@@ -1,0 +1,43 @@
+"""`o2c demo-users`: a user of each role for trying the web app, with a generated password
+printed once, and the app's address."""
+
+from __future__ import annotations
+
+import secrets
+import string
+from typing import Annotated
+
+import typer
+
+from o2c.display import console
+from o2c.users import open_workflow_store, refused
+
+DEMO_USERS = {"demo-collector": "collector", "demo-manager": "credit_manager",
+              "demo-admin": "admin"}
+"""Name -> role of the demo's users."""
+ALPHABET = string.ascii_letters + string.digits
+"""Characters of a generated password (easy to copy: no punctuation)."""
+
+
+def demo_users(
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port `o2c serve` listens on "
+                                      "(for the address printed).")] = 3000,
+) -> None:
+    """Make a user of each role (collector, credit_manager, admin) for the web app, each with
+    a generated password printed once (users made before are left as they are), and print
+    the app's address."""
+    from serving.workflow.users import add_user, list_users
+
+    store = open_workflow_store()
+    existing = {user.name for user in list_users(store)}
+    console.print(f"The web app: http://127.0.0.1:{port}/app/login (start it with "
+                  "`make serve` or `o2c serve`)", highlight=False)
+    for name, role in DEMO_USERS.items():
+        if name in existing:
+            console.print(f"  {role:<15} {name:<15} exists already (its password was printed "
+                          "when it was made)", highlight=False)
+            continue
+        password = "".join(secrets.choice(ALPHABET) for _ in range(16))
+        refused(lambda n=name, r=role, p=password: add_user(store, n, r, password=p))
+        console.print(f"  {role:<15} {name:<15} password {password}  (shown once)",
+                      highlight=False)
