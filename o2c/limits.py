@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.table import Table
 
 from o2c import decisions
 from o2c.common import fail, load_settings_or_fail
@@ -72,6 +73,73 @@ def with_decisions(rows: pd.DataFrame, settings: Settings) -> pd.DataFrame:
                                                    "decided_by", "decided_at"])], axis=1)
 
 
+@limits_app.command("queue")
+def queue(
+    grade: Annotated[list[str] | None, typer.Option(
+        "--grade", help="Only this grade, A to E (repeat for several).")] = None,
+    country: Annotated[str | None, typer.Option(help="Only customers of this country.")]
+    = None,
+    segment: Annotated[str | None, typer.Option(help="Only customers of this segment.")]
+    = None,
+    min_exposure: Annotated[float | None, typer.Option(
+        min=0, help="Only customers with at least this open balance (reporting currency).")]
+    = None,
+    include_decided: Annotated[bool, typer.Option(
+        "--include-decided", help="Keep customers already decided on this snapshot.")]
+    = False,
+    top: Annotated[int | None, typer.Option(min=1, help="Only the first N.")] = None,
+    json_output: Annotated[bool, typer.Option("--json", help="End with one line of JSON.")]
+    = False,
+) -> None:
+    """The review queue of the latest snapshot: customers flagged for a limit review, ranked
+    by expected loss (probability of serious delinquency x open balance), as
+    `POST /review_queue` gives it."""
+    import json
+
+    from serving.workflow import credit
+
+    bad = [g for g in grade or [] if g not in ("A", "B", "C", "D", "E")]
+    if bad:
+        raise typer.BadParameter(f"grades are A to E, got {', '.join(bad)}",
+                                 param_hint="--grade")
+    portfolio = _latest_portfolio()
+    rows = credit.queue_rows(open_workflow_store(), portfolio, credit.QueueFilters(
+        tuple(grade) if grade else None, country, segment, min_exposure, include_decided,
+        top))
+    table = Table(title=f"Review queue as of {portfolio.as_of} ({len(rows):,} customers)",
+                  title_justify="left")
+    for column in ("rank", "customer", "grade", "p(90+)", "open balance", "expected loss",
+                   "current -> recommended", "why"):
+        table.add_column(column, overflow="fold", justify="right" if column in (
+            "rank", "p(90+)", "open balance", "expected loss") else "left")
+    for row in rows[:20]:
+        table.add_row(str(row["rank"]), row["customer_id"], row["grade"],
+                      f"{row['probability']:.1%}", f"{row['exposure']:,.0f}",
+                      f"{row['expected_loss']:,.0f}",
+                      f"{_money(row['current_limit_local'])} -> "
+                      f"{_money(row['recommended_limit_local'])} {row['currency'] or ''}",
+                      "; ".join(row["review_reasons"]))
+    console.print(table)
+    if json_output:
+        print(json.dumps({"as_of": portfolio.as_of.isoformat(), "queue": rows},
+                         sort_keys=True, default=str))
+
+
+def _money(value: float | None) -> str:
+    return "unknown" if value is None else f"{value:,.0f}"
+
+
+def _latest_portfolio():  # noqa: ANN202 (a serving.portfolio.Portfolio)
+    """The latest snapshot of the working folder; exit 1 when there is none."""
+    from serving.portfolio import latest_portfolio_dir, read_portfolio
+
+    settings = load_settings_or_fail()
+    folder = latest_portfolio_dir(settings.snapshots_dir)
+    if folder is None:
+        fail(f"no portfolio snapshot in {settings.snapshots_dir}: run `o2c score` first")
+    return read_portfolio(folder)
+
+
 @limits_app.command("decide")
 def decide(
     customer: Annotated[str, typer.Argument(help="The customer's id.")],
@@ -87,18 +155,13 @@ def decide(
 ) -> None:
     """Accept or override a customer's recommended limit (from the latest snapshot), as a
     credit manager; the decision and what was recommended are written to the audit log."""
-    from serving.portfolio import latest_portfolio_dir, read_portfolio
     from serving.workflow import credit, users
     from serving.workflow.errors import WorkflowError
 
     if accept == (override is not None):
         raise typer.BadParameter("give exactly one of --accept and --override AMOUNT",
                                  param_hint="--accept/--override")
-    settings = load_settings_or_fail()
-    folder = latest_portfolio_dir(settings.snapshots_dir)
-    if folder is None:
-        fail(f"no portfolio snapshot in {settings.snapshots_dir}: run `o2c score` first")
-    portfolio = read_portfolio(folder)
+    portfolio = _latest_portfolio()
     store = open_workflow_store()
 
     def run() -> credit.LimitDecision:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import datetime as dt
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -249,6 +250,11 @@ def test_decisions_and_alerts_survive_a_restart(served: Served, flagged: dict,
 def test_o2c_limits_decide_and_customer_on_the_command_line(served: Served,
                                                             flagged: dict) -> None:
     customer = flagged["customer_id"]
+    listed = runner.invoke(app, ["limits", "queue", "--top", "3", "--include-decided",
+                                 "--json"], env=served.env)
+    assert listed.exit_code == 0, listed.output
+    queue = json.loads(listed.stdout.strip().splitlines()[-1])["queue"]
+    assert [row["rank"] for row in queue] == [1, 2, 3] and queue[0]["customer_id"] == customer
     refused = runner.invoke(app, ["limits", "decide", customer, "--accept", "--user", "ann"],
                             env=served.env)
     assert refused.exit_code == 1 and "may not decide limits" in refused.output
