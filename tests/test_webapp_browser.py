@@ -9,6 +9,7 @@ temporary folder (and into `O2C_SCREENSHOTS` when that names a folder, e.g. docs
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 import shutil
@@ -35,11 +36,15 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def site(api_workdir: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory
-         ) -> Iterator[str]:
+def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The served working folder (made by `site`)."""
+    return tmp_path_factory.mktemp("webapp") / "work"
+
+
+@pytest.fixture(scope="module")
+def site(api_workdir: tuple[Path, Path], work: Path) -> Iterator[str]:
     """The service's URL, over a copy of the trained working folder with three users."""
     ledger, trained = api_workdir
-    work = tmp_path_factory.mktemp("webapp") / "work"
     shutil.copytree(trained, work, ignore=shutil.ignore_patterns("workflow.db*",
                                                                  "webapp-secret"))
     env = {"O2C_WORKDIR": str(work), "O2C_LEDGER": str(ledger)}
@@ -180,6 +185,31 @@ def test_an_admin_sees_alerts_and_every_page(browser, site: str, shots: list[Pat
         assert page.goto(f"{site}/app/{path}").status == 200, path
     assert page.get_by_role("heading", name="Alerts").is_visible()
     _shoot(page, shots, "alerts")
+
+
+def test_the_dashboard_links_the_monitoring_report(browser, site: str, work: Path) -> None:  # noqa: ANN001
+    """The verdict of `o2c monitor`'s latest summary, and a link to the Evidently report it
+    names (only files the summary names are served)."""
+    out = work.parent / "monitoring-run"
+    out.mkdir(exist_ok=True)
+    (out / "data_drift.html").write_text("<html><body>drift report 42</body></html>")
+    (work / "monitoring").mkdir(exist_ok=True)
+    summary = {"verdict": "alert", "reasons": [{"message": "score PSI 0.31 over 0.25"}],
+               "model": {"name": "late-payment-risk", "version": "1"},
+               "reports": {"data_drift": "data_drift.html"}, "out": str(out)}
+    (work / "monitoring" / "latest.json").write_text(json.dumps(summary))
+    try:
+        page = _sign_in(browser, site, "cora")
+        page.goto(f"{site}/app/dashboard")
+        assert page.locator(".verdict-alert").inner_text() == "alert"
+        assert page.get_by_text("score PSI 0.31 over 0.25").is_visible()
+        page.get_by_role("link", name=re.compile("data drift report")).click()
+        page.wait_for_load_state()
+        assert "drift report 42" in page.content()
+        assert page.goto(f"{site}/app/monitoring/model_quality").status == 404
+        assert page.goto(f"{site}/app/monitoring/..%2Flatest.json").status == 404
+    finally:
+        (work / "monitoring" / "latest.json").unlink()
 
 
 def test_sign_in_refusals(browser, site: str) -> None:  # noqa: ANN001
