@@ -127,6 +127,7 @@ class Backend:
     secret: str = field(default="", repr=False)
     """The key that signs session cookies (`security.session_secret`)."""
     _forecast: tuple[Scorer, dict[str, Any] | None] | None = field(default=None, repr=False)
+    _countries: tuple[Scorer, list[str]] | None = field(default=None, repr=False)
 
     @property
     def scorer(self) -> Scorer:
@@ -224,8 +225,12 @@ class Backend:
     # ------------------------------------------------------------------ credit managers
 
     def countries(self) -> list[str]:
-        """The customers' countries."""
-        return sorted(self.scorer.portfolio.customers["country"].dropna().unique().tolist())
+        """The customers' countries (read once per snapshot)."""
+        scorer = self.scorer
+        if self._countries is None or self._countries[0] is not scorer:
+            found = scorer.portfolio.customers["country"].dropna().unique().tolist()
+            self._countries = (scorer, sorted(map(str, found)))
+        return self._countries[1]
 
     def review_queue(self, *, grade: str | None = None, country: str | None = None,
                      include_decided: bool = False) -> list[dict[str, Any]]:
