@@ -20,7 +20,14 @@ from models.reasons import describe, reason_codes
 from o2c.cli import app
 from tests.conftest import facts_before
 from training.config import LightGBMParams, TrainingConfig
-from training.examples import build_examples, examples_between, issue_examples, label_outcomes
+from training.examples import (
+    build_examples,
+    examples_between,
+    invoice_outcomes,
+    invoice_rows,
+    issue_examples,
+    label_outcomes,
+)
 from training.fit import fit_risk_model
 from training.pipeline import MODEL_NAME
 from training.registry import Registry
@@ -82,14 +89,32 @@ def test_training_examples_use_only_what_was_known_before_valid_from(
 
     def training_set(source: Ledger) -> pd.DataFrame:
         first = source.scalar("SELECT min(issue_date) FROM invoices")
-        features = issue_examples(build_invoice_features(source))
-        return examples_between(source, features, first, VALID_FROM, grace_days=0,
+        return examples_between(source, invoice_rows(source), first, VALID_FROM, grace_days=0,
                                 every_days=28, max_dates=4).frame
 
     full, known = training_set(ledger), training_set(truncated)
     assert len(full) > 1000 and full["late"].nunique() == 2
     assert (full["as_of"] < cut).all()
     pd.testing.assert_frame_equal(full, known)
+
+
+def test_examples_at_issue_are_the_invoice_features_with_matured_labels(ledger: Ledger) -> None:
+    """DuckDB's assembly of the examples keeps the per-invoice features at issue
+    (`issue_examples`) and the labels of `label_outcomes`, matured ones only, by date."""
+    train = build_examples(ledger, valid_from=VALID_FROM, grace_days=0, snapshot_every_days=28,
+                           snapshot_max_dates=2).train.frame
+    assert set(train["kind"]) == {"issue", "snapshot"} and train["late"].dtype == bool
+    assert train.equals(train.sort_values(["as_of", "invoice_id"]))
+    issued = train[train["kind"] == "issue"].set_index("invoice_id")
+    at_issue = issue_examples(build_invoice_features(ledger)).set_index("invoice_id")
+    columns = list(at_issue.columns)
+    pd.testing.assert_frame_equal(issued[columns], at_issue.loc[issued.index, columns])
+    assert issued[["currency", "open_amount", "open_amount_base"]].isna().all().all()
+    outcomes = label_outcomes(invoice_outcomes(ledger, known_before=VALID_FROM),
+                              cutoff=VALID_FROM, grace_days=0).set_index("invoice_id")
+    labels = outcomes.loc[train["invoice_id"]]
+    assert labels["matured"].all()
+    np.testing.assert_array_equal(train["late"].to_numpy(), labels["late"].to_numpy())
 
 
 def test_validation_is_out_of_time(first_run: TrainingRun, ledger: Ledger) -> None:

@@ -13,6 +13,11 @@ Two kinds of example share one feature layout:
   invoice-state columns set to their value at issue (nothing paid, no dispute, no promise);
 - snapshot: `build_snapshot` at periodic as-of dates, open invoices not yet late at that date,
   so the model also learns to score invoices that are days or weeks old.
+
+Memory: the per-invoice rows stay an Arrow table (no pandas copy of every invoice); DuckDB
+picks each window's rows, joins their labels, adds the snapshot rows and sorts them, and
+only the examples kept become a pandas frame, once (figures: benchmarks/RESULTS.md,
+"Training the late-payment model").
 """
 
 from __future__ import annotations
@@ -20,10 +25,10 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
+import pyarrow as pa
 
-from features import build_invoice_features, build_snapshot, invoice_settlements
+from features import build_snapshot, invoice_feature_batches, invoice_settlements
 from features.catalog import values_at_issue
 from ledger.loader import Ledger
 from ledger.summary import ledger_end
@@ -123,21 +128,6 @@ def snapshot_examples(
     return rows
 
 
-def labelled(
-    rows: pd.DataFrame, outcomes: pd.DataFrame, counts: dict[str, int], prefix: str
-) -> pd.DataFrame:
-    """Attach labels to example rows and keep the matured ones, counting what is left out."""
-    position = pd.Index(outcomes["invoice_id"]).get_indexer(rows["invoice_id"])
-    known = position >= 0
-    matured = np.zeros(len(rows), dtype=bool)
-    matured[known] = outcomes["matured"].to_numpy(dtype=bool)[position[known]]
-    counts[f"{prefix}_rows"] = len(rows)
-    counts[f"{prefix}_immature_left_out"] = int((~matured).sum())
-    kept = rows[matured].reset_index(drop=True)
-    kept["late"] = outcomes["late"].to_numpy(dtype=bool)[position[matured]]
-    return kept
-
-
 @dataclass
 class SplitExamples:
     """Out-of-time examples: train on what was known before `valid_from`, validate after."""
@@ -159,7 +149,7 @@ def build_examples(
     if end is None or first is None or not first < valid_from < end:
         raise ValueError(f"valid_from {valid_from} must fall inside the ledger's dates "
                          f"({first} to {end})")
-    features = issue_examples(build_invoice_features(ledger))
+    features = invoice_rows(ledger)
     train = examples_between(ledger, features, first, valid_from, grace_days=grace_days,
                              every_days=snapshot_every_days, max_dates=snapshot_max_dates)
     valid = examples_between(ledger, features, valid_from, end, grace_days=grace_days,
@@ -168,32 +158,83 @@ def build_examples(
     return SplitExamples(train=train, valid=valid, valid_from=valid_from, end=end)
 
 
+def invoice_rows(ledger: Ledger) -> pa.Table:
+    """Per-invoice feature rows as of each issue date (`invoice_feature_batches`), one Arrow
+    table: what `examples_between` picks its rows at issue from."""
+    return pa.concat_tables(invoice_feature_batches(ledger))
+
+
 def examples_between(
-    ledger: Ledger, features: pd.DataFrame, start: dt.date, cutoff: dt.date, *,
+    ledger: Ledger, features: pa.Table, start: dt.date, cutoff: dt.date, *,
     grace_days: int, every_days: int, max_dates: int, warmup_days: int = 90,
 ) -> ExampleSet:
     """Examples as of dates in [start, cutoff) whose labels have matured by `cutoff`.
 
     Labels use only facts dated before `cutoff`; features only facts before their as-of date.
-    `features` are the per-invoice rows of `issue_examples`.
+    `features` are the per-invoice rows of `invoice_rows`; the invoice-state columns at issue
+    are added here (`issue_examples`' values).
     """
     outcomes = label_outcomes(invoice_outcomes(ledger, known_before=cutoff), cutoff=cutoff,
                               grace_days=grace_days)
-    issued = features["issue_date"]
-    window = (issued >= pd.Timestamp(start)) & (issued < pd.Timestamp(cutoff))
-    counts: dict[str, int] = {}
-    parts = [labelled(features[window], outcomes, counts, "issue")]
     dates = [d for d in snapshot_dates(start, cutoff - dt.timedelta(days=1),
                                        every_days=every_days, max_dates=max_dates,
                                        warmup_days=warmup_days) if d > start]
-    if dates:
-        rows = snapshot_examples(ledger, dates, grace_days=grace_days)
-        parts.append(labelled(rows, outcomes, counts, "snapshot"))
-    return ExampleSet(_concat(parts), counts)
+    snapshots = snapshot_examples(ledger, dates, grace_days=grace_days) if dates else None
+    cursor = ledger.con.cursor()
+    try:
+        cursor.register("features", features)
+        cursor.register("outcomes", outcomes[["invoice_id", "matured", "late"]])
+        parts = {"issue": _issue_rows(start, cutoff)}
+        if snapshots is not None:
+            cursor.register("snapshots", snapshots)
+            parts["snapshot"] = _labelled("snapshots")
+        counts: dict[str, int] = {}
+        kept = []
+        for kind, query in parts.items():
+            rows, immature = cursor.sql(
+                f"SELECT count(*), count(*) FILTER (NOT matured) FROM ({query})").fetchall()[0]
+            counts[f"{kind}_rows"], counts[f"{kind}_immature_left_out"] = rows, immature
+            if rows > immature or not kept:
+                kept.append(f"SELECT * EXCLUDE (matured) FROM ({query}) WHERE matured")
+        table = cursor.sql(" UNION ALL BY NAME ".join(kept)
+                           + " ORDER BY as_of, invoice_id").to_arrow_table()
+    finally:
+        cursor.close()
+    return ExampleSet(_to_frame(table), counts)
 
 
-def _concat(parts: list[pd.DataFrame]) -> pd.DataFrame:
-    """The parts as one frame sorted by as-of date; empty (with the columns) when all are."""
-    frame = pd.concat([p for p in parts if len(p)] or parts[:1], ignore_index=True, sort=False)
+def _labelled(rows: str) -> str:
+    """`rows` with `matured` (false for an invoice without an outcome) and `late`."""
+    return (f"SELECT r.*, coalesce(o.matured, false) AS matured, o.late "
+            f"FROM {rows} r LEFT JOIN outcomes o USING (invoice_id)")
+
+
+def _issue_rows(start: dt.date, cutoff: dt.date) -> str:
+    """Per-invoice rows issued in [start, cutoff) with the state at issue (`issue_examples`)
+    and `kind` 'issue', labelled."""
+    state = ", ".join(f"{_sql_value(value)} AS {column}"
+                      for column, value in STATE_AT_ISSUE.items())
+    rows = (f"(SELECT *, CAST(date_diff('day', due_date, as_of) AS DOUBLE) AS days_past_due, "
+            f"{state}, 'issue' AS kind FROM features "
+            f"WHERE issue_date >= DATE '{start}' AND issue_date < DATE '{cutoff}')")
+    return _labelled(rows)
+
+
+def _sql_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return f"CAST({float(value)!r} AS DOUBLE)"
+
+
+def _to_frame(table: pa.Table) -> pd.DataFrame:
+    """The examples as pandas, the dtypes of the feature builders (strings Arrow-backed,
+    dates `datetime64[ns]`, `kind` plain text, `late` bool), freeing the Arrow buffers
+    column by column as they are converted."""
+    frame = table.to_pandas(
+        types_mapper=lambda t: pd.StringDtype("pyarrow") if pa.types.is_string(t)
+        or pa.types.is_large_string(t) or pa.types.is_string_view(t) else None,
+        date_as_object=False, coerce_temporal_nanoseconds=True, split_blocks=True,
+        self_destruct=True)
+    frame["kind"] = frame["kind"].astype(object)
     frame["late"] = frame["late"].astype(bool)
-    return frame.sort_values(["as_of", "invoice_id"], kind="stable").reset_index(drop=True)
+    return frame
