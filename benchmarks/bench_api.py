@@ -12,12 +12,17 @@ the folder to train again), then measures:
   sent at its scheduled time whether or not earlier ones have answered, and its latency runs
   from that time (so queueing counts);
 - one 1,000-invoice batch (sequential repeats);
-- `/worklist` with `top_k` 100 (sequential repeats).
+- `/worklist` with `top_k` 100 (sequential repeats);
+- in this process, the server's code on the same champions and snapshot: wall and CPU time
+  of `Scorer.score_rows` for the 1,000 invoices, and of its parts (features, probabilities
+  with TreeSHAP contributions, reason texts). CPU time is the steadier figure on a machine
+  other jobs share.
 
 Goals: p99 <= 25 ms for one invoice at 200 requests/s with no errors (issue 6); a
 1,000-invoice batch with reason codes <= 100 ms (issue 13). The load generator runs on the
-same 2 cores as the server. The late-payment champion's family and size are printed: the
-TreeSHAP reason codes cost about trees x leaves x depth^2.
+same 2 cores as the server. The late-payment champion's family and size are printed: its
+TreeSHAP reason codes cost its `explain_cost` (over its trees, each leaf's depth squared)
+steps per invoice, which `[training.candidates] explain_budget` bounds.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import asyncio
 import contextlib
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -38,6 +44,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # as the server runs (in-process figures)
 
 from serving.local import running_server  # noqa: E402
 from serving.schemas import PostedInvoice, ScoredInvoice  # noqa: E402
@@ -120,7 +127,47 @@ def _champion(work: Path) -> str:
     trees = booster.dump_model()["tree_info"]
     leaves = sum(t["num_leaves"] for t in trees) / max(1, len(trees))
     return (f"late-payment champion: LightGBM, {len(trees)} trees, {leaves:.1f} leaves on "
-            f"average, {len(model.features)} features")
+            f"average, {len(model.features)} features, TreeSHAP cost {model.explain_cost():,} "
+            f"steps per invoice ({model.metadata.get('chosen', '?')})")
+
+
+def _in_process(work: Path, invoices: list[dict], repeats: int) -> dict[str, dict]:
+    """Wall and CPU milliseconds (medians over `repeats`) of the server's scoring code in this
+    process, on the champions and snapshot of `work`, for `invoices` at once, by part."""
+    import pandas as pd
+
+    from models.reasons import reason_codes
+    from o2c.settings import load_settings
+    from serving.service import build_scorer
+
+    os.environ["O2C_WORKDIR"] = str(work)
+    scorer = build_scorer(load_settings())
+    model, count = scorer.model, scorer.reason_count
+    rows = scorer.prepare([PostedInvoice(**invoice).model_dump() for invoice in invoices])
+    features = scorer.posted.build(pd.DataFrame(rows))
+    both = getattr(model, "predict_with_contributions", None)
+    scored = both(features) if both else (model.predict_proba(features),
+                                           model.contributions(features))
+    parts = {
+        "score_rows, with reasons": lambda: scorer.score_rows(rows),
+        "score_rows, reasons false": lambda: scorer.score_rows(rows, reasons=False),
+        "  features of posted invoices": lambda: scorer.posted.build(pd.DataFrame(rows)),
+        "  probabilities + TreeSHAP": lambda: both(features) if both else None,
+        "  probabilities alone": lambda: model.predict_proba(features),
+        "  reason texts": lambda: reason_codes(model, features, top=count, lowers=False,
+                                               contributions=scored[1]),
+    }
+    figures = {}
+    for name, call in parts.items():
+        call()
+        wall, cpu = [], []
+        for _ in range(repeats):
+            started, started_cpu = time.perf_counter(), time.process_time()
+            call()
+            wall.append((time.perf_counter() - started) * 1000)
+            cpu.append((time.process_time() - started_cpu) * 1000)
+        figures[name] = {"wall_ms": statistics.median(wall), "cpu_ms": statistics.median(cpu)}
+    return figures
 
 
 def _server(work: Path, batching: bool = False) -> contextlib.AbstractContextManager[str]:
@@ -276,6 +323,10 @@ def main() -> None:
     print(f"workdir {work}; snapshot as of {info['snapshot']['as_of']}, "
           f"{info['snapshot']['rows']}")
     print(_champion(work))
+    print(f"in process, {len(invoices):,} invoices (medians of 20; OMP_NUM_THREADS=1, "
+          "TreeSHAP of 200+ rows on every core, as the server):")
+    for name, row in _in_process(work, invoices, 20).items():
+        print(f"{name:32} wall {row['wall_ms']:7.1f} ms   CPU {row['cpu_ms']:7.1f} ms")
     print(f"{'measure':32} {'requests':>8} {'errors':>6} {'rps':>6} {'p50 ms':>8} "
           f"{'p99 ms':>8} {'max ms':>8}")
     for name, row in rows.items():
