@@ -71,6 +71,7 @@ def test_an_override_is_the_effective_limit_and_is_audited(store: Store) -> None
     ({"decision": "override", "limit": -1.0, "reason": "negative"}, "limit"),
     ({"decision": "accept", "limit": 1000.0}, "limit"),
     ({"decision": "raise"}, "decision"),
+    ({"decision": "accept", "reason": "nul \x00 byte"}, "reason"),
 ])
 def test_a_refused_decision_names_its_field_and_writes_nothing(
         store: Store, changes: dict, field: str) -> None:
