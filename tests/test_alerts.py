@@ -12,6 +12,7 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pandas as pd
 import pytest
+from sqlalchemy import select
 
 from serving.local import free_port
 from serving.workflow import alerts
@@ -95,6 +96,13 @@ def test_alerts_are_stored_once_and_shown_to_their_owner(db_url: str) -> None:
         every = alerts.alerts_for(session, user="root", admin=True, kinds=["monitoring"])
         assert [(a.kind, a.owner) for a in every] == [("monitoring", None)]
         assert len(alerts.alerts_for(session, user="root", admin=True)) == 7
+    with store.begin() as session:  # A goes to bob: its alerts with it
+        bob = User(name="bob", role="collector")
+        session.add(bob)
+        session.scalars(select(Owner).where(Owner.customer_id == "A")).one().user = bob
+    with store.begin() as session:
+        assert alerts.alerts_for(session, user="ann", admin=False) == []
+        assert len(alerts.alerts_for(session, user="bob", admin=False)) == 3
 
 
 class Receiver(BaseHTTPRequestHandler):

@@ -52,7 +52,8 @@ class Alert(Base):
     kind: Mapped[str] = mapped_column(String(40))
     customer_id: Mapped[str | None] = mapped_column(String(200))
     owner: Mapped[str | None] = mapped_column(String(100))
-    """The user name of the customer's collector; None: for admins only."""
+    """The user name of the customer's collector when the alert was raised (None: none, or
+    an alert for admins only); `alerts_for` follows the current owner."""
     message: Mapped[str] = mapped_column(Text)
     key: Mapped[str] = mapped_column(String(400), unique=True)
     snapshot_as_of: Mapped[dt.date | None] = mapped_column(Date)
@@ -91,10 +92,13 @@ def add(session: Session, drafts: Iterable[Draft], *, owners: Mapping[str, str],
 
 def alerts_for(session: Session, *, user: str, admin: bool, kinds: Sequence[str] | None = None,
                limit: int = 500) -> list[Alert]:
-    """The alerts a user sees, newest first: an admin every one, others those they own."""
+    """The alerts a user sees, newest first: an admin every one, others those about the
+    customers they own now (a reassigned customer's alerts go with it)."""
     query = select(Alert).order_by(Alert.id.desc()).limit(limit)
     if not admin:
-        query = query.where(Alert.owner == user)
+        owned = (select(Owner.customer_id).join(User, Owner.user_id == User.id)
+                 .where(User.name == user))
+        query = query.where(Alert.customer_id.in_(owned))
     if kinds:
         query = query.where(Alert.kind.in_(list(kinds)))
     return list(session.scalars(query))
