@@ -12,11 +12,13 @@ Examples, in one feature layout (the catalog's `model_inputs`):
   open at A*, and its quantiles are never before A (`models.payment_dates.bounded`).
 Training uses as-of dates and labels known before `valid_from`; validation, dates from it on.
 
-The model (`fit_payment_dates`): one LightGBM quantile booster per level (P10, P50, P90), fitted
-on the earlier training dates and early stopped on the latest `inner_valid_share` of them; its
-P10 and P90 are conformalized on that later slice (conformalized quantile regression: each
-moved by the empirical quantile of its misses there, so that each misses about 10%). No refit
-on all dates: the offsets hold for the boosters they were measured on.
+The model (`fit_payment_dates`): one LightGBM quantile booster per level (P10, P50, P90), early
+stopped on the latest `inner_valid_share` of the training dates, then refitted on all of them
+for as many rounds (the latest dates matter most: on the IBM sample the refit's P50 MAE is 5.5
+days, the earlier fit's 5.7); P10 and P90 are conformalized on that later slice with the
+earlier fit's misses there (conformalized quantile regression: each bound moved by the
+empirical quantile of its misses, so that each misses about 10%), as the classifiers are
+calibrated on out-of-fold scores and applied to their refit.
 
 Baselines, scored on the same validation rows (and, like the model, never before the as-of
 date for an open invoice): `due_date` (paid on its due date) and `customer_median` (the
@@ -69,8 +71,6 @@ MAX_FIT_ROWS = 60_000
 kept): LightGBM's quantile objective re-estimates every leaf from its rows' residuals, which
 makes each round several times dearer than a classifier's; the quantiles gain little from
 more rows."""
-LEARNING_RATE = 0.1
-"""Shrinkage of the quantile boosters (fewer rounds than the classifiers' 0.05)."""
 
 
 # ----------------------------------------------------------------------------- examples
@@ -243,9 +243,9 @@ def segment_days(frame: pd.DataFrame, by: tuple[str, ...]) -> pd.DataFrame:
 def fit_payment_dates(
     train: pd.DataFrame, config: TrainingConfig, progress: Progress | None = None,
 ) -> tuple[PaymentDateModel, dict]:
-    """Quantile boosters fitted on the earlier dates and early stopped on the latest
-    `inner_valid_share`, their interval conformalized on those latest dates (which they were
-    not fitted on: the conformal guarantee holds as it is stated)."""
+    """Quantile boosters early stopped on the latest `inner_valid_share` of the dates and
+    refitted on all of them, the interval conformalized on those latest dates (see the module
+    docstring)."""
     step = progress or (lambda _message: None)
     rows_available = len(train)
     train = sample_rows(train, min(config.max_train_rows, MAX_FIT_ROWS),
@@ -256,7 +256,7 @@ def fit_payment_dates(
     x_all = design_matrix(train, features, categories)
     y_all = train[LABEL].to_numpy(dtype=float)
     params = _params(config, len(train))
-    early, rounds = {}, {}
+    early, refit, rounds = {}, {}, {}
     for name, level in zip(NAMES, LEVELS, strict=True):
         step(f"fitting the P{round(level * 100)} booster")
         settings = {**params, "alpha": level}
@@ -270,10 +270,13 @@ def fit_payment_dates(
             callbacks=[lgb.early_stopping(config.lightgbm.early_stopping_rounds,
                                           verbose=False)])
         rounds[name] = max(1, early[name].best_iteration)
+        refit[name] = lgb.train(settings, lgb.Dataset(x_all, y_all,
+                                                      categorical_feature=list(categories)),
+                                num_boost_round=rounds[name])
     inner = train[inner_mask.to_numpy()]
     raw = np.column_stack([early[n].predict(x_all[inner_mask.to_numpy()]) for n in NAMES])
     offsets = conformal_offsets(raw, inner[LABEL].to_numpy(dtype=float), inner)
-    model = PaymentDateModel(boosters=early, features=features, categories=categories,
+    model = PaymentDateModel(boosters=refit, features=features, categories=categories,
                              offsets=offsets,
                              metadata={"task": MODEL_NAME, "label": LABEL, "cap_days": CAP_DAYS,
                                        **{f"rounds_{n}": r for n, r in rounds.items()}})
@@ -302,7 +305,7 @@ def _params(config: TrainingConfig, rows: int) -> dict:
     """LightGBM quantile settings (LightGBM allows no monotone constraints with them)."""
     lgbm = config.lightgbm
     return {
-        "objective": "quantile", "metric": "quantile", "learning_rate": LEARNING_RATE,
+        "objective": "quantile", "metric": "quantile", "learning_rate": lgbm.learning_rate,
         **lightgbm_capacity(rows, lgbm.num_leaves, 0.0025),
         "feature_fraction": lgbm.feature_fraction, "bagging_fraction": lgbm.bagging_fraction,
         "bagging_freq": 1, "lambda_l2": lgbm.lambda_l2,
