@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
 from serving.workflow import users
-from serving.workflow.base import Base
 from serving.workflow.db import current_revision, open_store, upgrade
 from serving.workflow.errors import WorkflowError
+from serving.workflow.schema import metadata
 
 
 def test_upgrade_creates_the_schema_and_is_idempotent(db_url: str) -> None:
@@ -17,9 +19,11 @@ def test_upgrade_creates_the_schema_and_is_idempotent(db_url: str) -> None:
     tables = set(inspect(store.engine).get_table_names())
     assert {"users", "api_keys", "activities", "promises", "promise_invoices", "disputes",
             "owners"} <= tables
-    assert set(Base.metadata.tables) - {"alembic_version"} <= tables
+    assert set(metadata().tables) - {"alembic_version"} <= tables
     upgrade(store.engine)  # a second start changes nothing
     assert set(inspect(store.engine).get_table_names()) == tables
+    with store.engine.connect() as connection:  # the migrations make what the models declare
+        assert compare_metadata(MigrationContext.configure(connection), metadata()) == []
 
 
 def test_keys_are_shown_once_stored_as_digests_and_rotated(db_url: str) -> None:

@@ -3,17 +3,12 @@
 
 from __future__ import annotations
 
-import importlib
-
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from serving.workflow.base import Base
+from serving.workflow.schema import metadata
 
-for module in ("serving.workflow.tables",):
-    importlib.import_module(module)  # every table on Base.metadata
-
-target_metadata = Base.metadata
+target_metadata = metadata()
 config = context.config
 
 
