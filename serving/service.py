@@ -23,7 +23,7 @@ from typing import Any
 import bentoml
 from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, RedirectResponse
 
 from features.kpis import check_grouping, kpi_report
 from o2c.settings import Settings, load_settings
@@ -74,6 +74,12 @@ http = FastAPI(title="o2c-risk GET endpoints", docs_url=None, redoc_url=None,
 """GET endpoints, mounted on the service (BentoML APIs are POST only)."""
 webapp = create_app(lambda: bentoml.get_current_service().web)
 """The web app for collectors and credit managers (`serving.webapp`), mounted at /app."""
+
+
+@http.get("/app", include_in_schema=False)
+def app_home() -> RedirectResponse:
+    """`/app` opens the web app: the worklist, or the sign-in form first."""
+    return RedirectResponse("/app/worklist", status_code=303)
 
 
 def build_scorer(settings: Settings) -> Scorer:

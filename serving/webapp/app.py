@@ -88,10 +88,12 @@ def create_app(source: Callable[[], Backend], *, mount_path: str = "/app") -> Fa
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     for module in (worklist, customers, limits, dashboard):
         app.include_router(module.router)
-    app.add_api_route("/login", login_form, methods=["GET"], name="login")
-    app.add_api_route("/login", login, methods=["POST"], name="login_post")
+    app.add_api_route("/login", login_form, methods=["GET"], name="login",
+                      include_in_schema=False)
+    app.add_api_route("/login", login, methods=["POST"], name="login_post",
+                      include_in_schema=False)
     app.add_api_route("/logout", logout, methods=["POST"], name="logout",
-                      dependencies=[Depends(check_csrf)])
+                      dependencies=[Depends(check_csrf)], include_in_schema=False)
     app.add_exception_handler(SignInRequired, _to_sign_in)
     app.add_exception_handler(HTTPException, _error_page)
     return app

@@ -12,7 +12,7 @@ from serving.scoring import ApiError
 from serving.webapp.pages import backend, render, requires
 from serving.workflow.users import Actor
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)  # pages, not API: out of /docs.json
 CustomerId = Annotated[str, Path(max_length=200)]
 
 

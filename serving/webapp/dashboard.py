@@ -12,7 +12,7 @@ from serving.webapp import charts
 from serving.webapp.pages import backend, render, requires
 from serving.workflow.users import Actor
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)  # pages, not API: out of /docs.json
 Signed = Annotated[Actor, Depends(requires("collector"))]
 
 

@@ -12,7 +12,7 @@ from serving.webapp.pages import backend, check_csrf, render, requires
 from serving.workflow.errors import WorkflowError
 from serving.workflow.users import Actor
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)  # pages, not API: out of /docs.json
 Manager = Annotated[Actor, Depends(requires("credit_manager"))]
 GRADES = ("A", "B", "C", "D", "E")
 

@@ -16,7 +16,7 @@ from serving.webapp.pages import backend, check_csrf, render, requires
 from serving.workflow.errors import WorkflowError
 from serving.workflow.users import Actor
 
-router = APIRouter()
+router = APIRouter(include_in_schema=False)  # pages, not API: out of /docs.json
 
 SORTS: dict[str, tuple[str, bool]] = {
     "rank": ("rank", False),
