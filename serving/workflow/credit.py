@@ -110,11 +110,11 @@ def check_decision(decision: str, limit: float | None, reason: str | None) -> No
             raise WorkflowError("an override needs the limit decided", "limit")
         if not reason or not reason.strip():
             raise WorkflowError("an override needs a reason", "reason")
-    if reason is not None and "\x00" in reason:
-        raise WorkflowError("the reason must not contain NUL characters", "reason")
     elif limit is not None:
         raise WorkflowError("give a limit only with decision override (accept takes the "
                             "recommendation)", "limit")
+    if reason is not None and "\x00" in reason:
+        raise WorkflowError("the reason must not contain NUL characters", "reason")
     if limit is not None and not (math.isfinite(limit) and limit >= 0):
         raise WorkflowError(f"limit must be a number >= 0, got {limit}", "limit")
 
