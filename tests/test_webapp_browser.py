@@ -113,7 +113,9 @@ def test_a_collector_works_the_worklist(browser, site: str, shots: list[Path]) -
     promised = (dt.date.today() + dt.timedelta(days=10)).isoformat()
     first.get_by_label(re.compile("Promised date")).fill(promised)
     first.get_by_label(re.compile("Amount")).fill("1,500")
-    first.get_by_role("button", name="Log").click()
+    with page.expect_response(lambda r: "/worklist/actions" in r.url) as answer:
+        first.get_by_role("button", name="Log").click()
+    assert answer.value.status == 200, (answer.value.status, answer.value.text()[:2000])
     held = page.locator(f"#held-{customer}")
     held.wait_for()
     assert page.locator(f"#row-{customer}").count() == 0
@@ -168,7 +170,10 @@ def test_a_credit_manager_overrides_a_limit(browser, site: str, shots: list[Path
     row.locator("summary").click()
     row.get_by_label(re.compile("Limit,")).fill("12,345")
     row.get_by_label("Reason").fill("Met the CFO; secured by a bank guarantee")
-    row.get_by_role("button", name="Override").click()
+    with page.expect_response(lambda r: r.url.endswith("/decision")) as answer:
+        row.get_by_role("button", name="Override").click()
+    assert answer.value.status == 200, (answer.value.request.post_data,
+                                        answer.value.text()[:300])
     page.get_by_text(re.compile(f"{customer}: recommendation overridden, limit 12,345")).wait_for()
     assert page.locator(f"#limit-{customer}").count() == 0  # decided: out of the queue
     page.goto(f"{site}/app/limits/{customer}")
