@@ -14,7 +14,7 @@ from serving.workflow.config import WorkflowConfig
 from serving.workflow.db import Store, store_for
 from serving.workflow.errors import WorkflowError
 from serving.workflow.overlay import open_actions, overlay_worklist
-from serving.workflow.ownership import assign_new, collectors
+from serving.workflow.ownership import assign_new, collectors, version
 from serving.workflow.users import Actor, actor_for_digest
 
 T = TypeVar("T")
@@ -31,6 +31,7 @@ class Desk:
         self.config = config
         self.worklist_config = worklist
         self._book: tuple[Scorer, Book] | None = None
+        self._rows_cache: tuple[Scorer, tuple, list[dict[str, Any]]] | None = None
 
     def book(self, scorer: Scorer) -> Book:
         """The customers and open invoices of the scorer's snapshot (kept per scorer)."""
@@ -53,23 +54,35 @@ class Desk:
         when the store has collectors, each customer's owner as `collector` (customers seen
         the first time assigned by the rule). A collector of the store sees their own
         customers; others see all, or one collector's with `collector`."""
-        rows = scorer.worklist()
-        portfolio = scorer.portfolio
-        actions = open_actions(self.store, portfolio.as_of)
-        rows = overlay_worklist(rows, portfolio, actions, self.worklist_config,
-                                today or dt.date.today())
-        names = collectors(self.store)
+        rows, names = self._rows(scorer, today or dt.date.today())
         if not names:
             return scorer.worklist(rows=rows, collector=collector, **filters)
-        owner = assign_new(self.store, [r["customer_id"] for r in rows], portfolio.customers,
-                           self.config)
-        rows = [{**row, "collector": owner.get(row["customer_id"])} for row in rows]
         if actor.role == "collector" and not actor.name.startswith(ENV_PREFIX):
             if collector not in (None, actor.name):
                 raise ApiError(403, f"a collector sees their own worklist: collector must be "
                                     f"{actor.name!r} or absent", "collector")
             collector = actor.name
         return scorer.worklist(rows=rows, collector=collector, collectors=names, **filters)
+
+    def _rows(self, scorer: Scorer, today: dt.date) -> tuple[list[dict[str, Any]], list[str]]:
+        """The overlaid rows with their owners, and the store's collectors; kept until an
+        action is logged, an owner given, the day or the snapshot changes."""
+        names = collectors(self.store)
+        key = (version(self.store), today, tuple(names))
+        cached = self._rows_cache
+        if cached is not None and cached[0] is scorer and cached[1] == key:
+            return cached[2], names
+        portfolio = scorer.portfolio
+        rows = overlay_worklist(scorer.worklist(), portfolio,
+                                open_actions(self.store, portfolio.as_of),
+                                self.worklist_config, today)
+        if names:
+            owner = assign_new(self.store, [r["customer_id"] for r in rows],
+                               portfolio.customers, self.config)
+            rows = [{**row, "collector": owner.get(row["customer_id"])} for row in rows]
+            key = (version(self.store), today, tuple(names))  # owners given just now
+        self._rows_cache = (scorer, key, rows)
+        return rows, names
 
 
 def key_lookup(url: str) -> Callable[[str], tuple[str, str] | None]:

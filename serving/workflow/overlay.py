@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
@@ -91,7 +92,7 @@ def overlay_worklist(rows: Sequence[Mapping[str, Any]], portfolio: Portfolio,
     touched = actions.customers | set(
         scores.loc[scores["invoice_id"].isin(actions.disputed), "customer_id"])
     if not touched:
-        return [dict(row) for row in rows]
+        return list(rows)
     invoices = scores[scores["customer_id"].isin(touched)]
     rebuilt = _rebuild(_flagged(invoices, actions, portfolio.as_of, today), portfolio,
                        actions, config, rows, today)
@@ -106,19 +107,45 @@ def _flagged(invoices: pd.DataFrame, actions: OpenActions, as_of: dt.date,
     frame = invoices.copy()
     for flag in HOLD_FLAGS:  # a snapshot written before the flags were kept: none
         frame[flag] = frame[flag].astype(bool) if flag in frame else False
-    frame["has_open_dispute"] |= frame["invoice_id"].isin(actions.disputed)
+    active, broken = _covered(actions, as_of, today)
     issued = pd.to_datetime(frame["issue_date"]).dt.date
-    for promise in actions.promises:
-        mine = frame["customer_id"] == promise.customer_id
-        named = frame["invoice_id"].isin(promise.invoice_ids) if promise.invoice_ids else mine
-        covered = mine & named
-        if promise.promised_date >= today:
-            frame["has_active_promise"] |= covered
-        elif promise.promised_date >= as_of:  # after the snapshot: it cannot judge it yet
-            if not promise.invoice_ids:
-                covered &= issued <= promise.created_at.date()
-            frame["has_broken_promise"] |= covered
+    keys = list(zip(frame["customer_id"], frame["invoice_id"], issued, strict=True))
+    frame["has_open_dispute"] |= frame["invoice_id"].isin(actions.disputed)
+    frame["has_active_promise"] |= np.array([_covers(active, key) for key in keys], bool)
+    frame["has_broken_promise"] |= np.array([_covers(broken, key) for key in keys], bool)
     return frame
+
+
+Cover = tuple[set[str], dict[str, dt.date]]
+"""Invoices named by promises, and customer -> latest creation day of a promise naming none."""
+
+
+def _covered(actions: OpenActions, as_of: dt.date, today: dt.date) -> tuple[Cover, Cover]:
+    """What the promises not yet due cover, and what the broken ones do: a promise whose
+    date has passed but not before the snapshot (which cannot judge it yet)."""
+    active: Cover = (set(), {})
+    broken: Cover = (set(), {})
+    for promise in actions.promises:
+        if promise.promised_date >= today:
+            named, whole = active
+        elif promise.promised_date >= as_of:
+            named, whole = broken
+        else:
+            continue
+        if promise.invoice_ids:
+            named.update((promise.customer_id, i) for i in promise.invoice_ids)
+        else:  # an active one covers every invoice, a broken one those issued by then
+            day = dt.date.max if whole is active[1] else promise.created_at.date()
+            whole[promise.customer_id] = max(day, whole.get(promise.customer_id, day))
+    return active, broken
+
+
+def _covers(cover: Cover, key: tuple[str, str, dt.date]) -> bool:
+    """Whether an invoice (customer, invoice, issue day) is covered: named, or issued by the
+    day a promise of its customer naming no invoice covers (as the features judge them)."""
+    customer, invoice, issued = key
+    named, whole = cover
+    return (customer, invoice) in named or (customer in whole and issued <= whole[customer])
 
 
 def _rebuild(invoices: pd.DataFrame, portfolio: Portfolio, actions: OpenActions,

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from serving.workflow.actions import Book, log_activity
@@ -21,7 +21,7 @@ from serving.workflow.base import now
 from serving.workflow.config import WorkflowConfig
 from serving.workflow.db import Store
 from serving.workflow.errors import WorkflowError
-from serving.workflow.tables import Owner, User
+from serving.workflow.tables import Activity, Owner, User
 from serving.workflow.users import Actor, actor_user, get_user
 
 
@@ -30,6 +30,16 @@ def collectors(store: Store) -> list[str]:
     with store.begin() as session:
         return list(session.scalars(select(User.name).where(
             User.role == "collector", User.active).order_by(User.name)))
+
+
+def version(store: Store) -> tuple:
+    """What changes whenever an action is logged or an owner given: the latest activity and
+    the owners' count and latest date (cheap to read, for caching what depends on them)."""
+    with store.begin() as session:
+        latest = session.scalar(select(func.max(Activity.id)))
+        count, since = session.execute(select(func.count(Owner.customer_id),
+                                              func.max(Owner.since))).one()
+    return latest, count, since
 
 
 def owners(store: Store) -> dict[str, str]:
@@ -63,7 +73,9 @@ def assign_new(store: Store, customer_ids: Iterable[str], customers: pd.DataFram
                 name = _by_rule(profile.get(customer, {}), config, names, counts)
                 counts[name] += 1
                 chosen[customer] = name
-                session.add(Owner(customer_id=customer, user_id=ids[name]))
+            since = now()
+            session.execute(insert(Owner), [{"customer_id": c, "user_id": ids[n], "since": since}
+                                            for c, n in chosen.items()])
     except IntegrityError:  # another request assigned some of them first: theirs stand
         return owners(store)
     return {**known, **chosen}
