@@ -13,7 +13,7 @@ import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
-from features import build_invoice_features
+from features import build_invoice_features, write_invoice_features
 from ledger import Ledger, ledger_from_frames, load_ledger
 from ledger.synthetic import SyntheticConfig, generate_ledger, write_ledger
 from models.reasons import describe, reason_codes
@@ -24,7 +24,6 @@ from training.examples import (
     build_examples,
     examples_between,
     invoice_outcomes,
-    invoice_rows,
     issue_examples,
     label_outcomes,
 )
@@ -78,7 +77,7 @@ def test_labels_follow_settlement_grace_and_maturity() -> None:
 
 
 def test_training_examples_use_only_what_was_known_before_valid_from(
-    ledger: Ledger, ledger_dir: Path
+    ledger: Ledger, ledger_dir: Path, tmp_path: Path
 ) -> None:
     """Removing every fact dated on or after valid_from leaves the training set unchanged."""
     cut = pd.Timestamp(VALID_FROM)
@@ -89,7 +88,9 @@ def test_training_examples_use_only_what_was_known_before_valid_from(
 
     def training_set(source: Ledger) -> pd.DataFrame:
         first = source.scalar("SELECT min(issue_date) FROM invoices")
-        return examples_between(source, invoice_rows(source), first, VALID_FROM, grace_days=0,
+        features = tmp_path / f"{source.count('payments')}.parquet"
+        write_invoice_features(source, features)
+        return examples_between(source, features, first, VALID_FROM, grace_days=0,
                                 every_days=28, max_dates=4).frame
 
     full, known = training_set(ledger), training_set(truncated)

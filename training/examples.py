@@ -14,21 +14,25 @@ Two kinds of example share one feature layout:
 - snapshot: `build_snapshot` at periodic as-of dates, open invoices not yet late at that date,
   so the model also learns to score invoices that are days or weeks old.
 
-Memory: the per-invoice rows stay an Arrow table (no pandas copy of every invoice); DuckDB
-picks each window's rows, joins their labels, adds the snapshot rows and sorts them, and
-only the examples kept become a pandas frame, once (figures: benchmarks/RESULTS.md,
-"Training the late-payment model").
+Memory: the per-invoice rows are written to a temporary Parquet file a group of customers at
+a time (`write_invoice_features`), never held in memory whole; DuckDB reads them, picks each
+window's rows, joins their labels, adds the snapshot rows, sorts them and writes the examples
+to Parquet, which become a pandas frame once, the Arrow columns freed as they are converted
+(figures: benchmarks/RESULTS.md, "Training the late-payment model").
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
-from features import build_snapshot, invoice_feature_batches, invoice_settlements
+from features import build_snapshot, invoice_settlements, write_invoice_features
 from features.catalog import values_at_issue
 from ledger.loader import Ledger
 from ledger.summary import ledger_end
@@ -149,30 +153,27 @@ def build_examples(
     if end is None or first is None or not first < valid_from < end:
         raise ValueError(f"valid_from {valid_from} must fall inside the ledger's dates "
                          f"({first} to {end})")
-    features = invoice_rows(ledger)
-    train = examples_between(ledger, features, first, valid_from, grace_days=grace_days,
-                             every_days=snapshot_every_days, max_dates=snapshot_max_dates)
-    valid = examples_between(ledger, features, valid_from, end, grace_days=grace_days,
-                             warmup_days=0, every_days=snapshot_every_days,
-                             max_dates=max(1, snapshot_max_dates // 4))
+    with tempfile.TemporaryDirectory(prefix="o2c-examples-") as folder:
+        features = Path(folder) / "invoices.parquet"
+        write_invoice_features(ledger, features)
+        train = examples_between(ledger, features, first, valid_from, grace_days=grace_days,
+                                 every_days=snapshot_every_days,
+                                 max_dates=snapshot_max_dates)
+        valid = examples_between(ledger, features, valid_from, end, grace_days=grace_days,
+                                 warmup_days=0, every_days=snapshot_every_days,
+                                 max_dates=max(1, snapshot_max_dates // 4))
     return SplitExamples(train=train, valid=valid, valid_from=valid_from, end=end)
 
 
-def invoice_rows(ledger: Ledger) -> pa.Table:
-    """Per-invoice feature rows as of each issue date (`invoice_feature_batches`), one Arrow
-    table: what `examples_between` picks its rows at issue from."""
-    return pa.concat_tables(invoice_feature_batches(ledger))
-
-
 def examples_between(
-    ledger: Ledger, features: pa.Table, start: dt.date, cutoff: dt.date, *,
+    ledger: Ledger, features: Path, start: dt.date, cutoff: dt.date, *,
     grace_days: int, every_days: int, max_dates: int, warmup_days: int = 90,
 ) -> ExampleSet:
     """Examples as of dates in [start, cutoff) whose labels have matured by `cutoff`.
 
     Labels use only facts dated before `cutoff`; features only facts before their as-of date.
-    `features` are the per-invoice rows of `invoice_rows`; the invoice-state columns at issue
-    are added here (`issue_examples`' values).
+    `features` is the Parquet file of the per-invoice rows (`write_invoice_features`); the
+    invoice-state columns at issue are added here (`issue_examples`' values).
     """
     outcomes = label_outcomes(invoice_outcomes(ledger, known_before=cutoff), cutoff=cutoff,
                               grace_days=grace_days)
@@ -182,9 +183,8 @@ def examples_between(
     snapshots = snapshot_examples(ledger, dates, grace_days=grace_days) if dates else None
     cursor = ledger.con.cursor()
     try:
-        cursor.register("features", features)
         cursor.register("outcomes", outcomes[["invoice_id", "matured", "late"]])
-        parts = {"issue": _issue_rows(start, cutoff)}
+        parts = {"issue": _issue_rows(features, start, cutoff)}
         if snapshots is not None:
             cursor.register("snapshots", snapshots)
             parts["snapshot"] = _labelled("snapshots")
@@ -196,8 +196,11 @@ def examples_between(
             counts[f"{kind}_rows"], counts[f"{kind}_immature_left_out"] = rows, immature
             if rows > immature or not kept:
                 kept.append(f"SELECT * EXCLUDE (matured) FROM ({query}) WHERE matured")
-        table = cursor.sql(" UNION ALL BY NAME ".join(kept)
-                           + " ORDER BY as_of, invoice_id").to_arrow_table()
+        with tempfile.TemporaryDirectory(prefix="o2c-examples-") as folder:
+            path = Path(folder) / "examples.parquet"
+            cursor.execute(f"COPY ({' UNION ALL BY NAME '.join(kept)} "
+                           f"ORDER BY as_of, invoice_id) TO {_quoted(path)} (FORMAT parquet)")
+            table = pq.read_table(path)
     finally:
         cursor.close()
     return ExampleSet(_to_frame(table), counts)
@@ -209,15 +212,19 @@ def _labelled(rows: str) -> str:
             f"FROM {rows} r LEFT JOIN outcomes o USING (invoice_id)")
 
 
-def _issue_rows(start: dt.date, cutoff: dt.date) -> str:
+def _issue_rows(features: Path, start: dt.date, cutoff: dt.date) -> str:
     """Per-invoice rows issued in [start, cutoff) with the state at issue (`issue_examples`)
     and `kind` 'issue', labelled."""
     state = ", ".join(f"{_sql_value(value)} AS {column}"
                       for column, value in STATE_AT_ISSUE.items())
     rows = (f"(SELECT *, CAST(date_diff('day', due_date, as_of) AS DOUBLE) AS days_past_due, "
-            f"{state}, 'issue' AS kind FROM features "
+            f"{state}, 'issue' AS kind FROM read_parquet({_quoted(features)}) "
             f"WHERE issue_date >= DATE '{start}' AND issue_date < DATE '{cutoff}')")
     return _labelled(rows)
+
+
+def _quoted(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
 
 
 def _sql_value(value: object) -> str:
