@@ -237,5 +237,21 @@ def test_sign_in_refusals(browser, site: str) -> None:  # noqa: ANN001
                                                   "password": USERS["cora"][1]})
         assert refused.status_code == 403
         assert "o2c_session" in client.cookies
-        cookie = client.get("/app/login").headers.get("set-cookie") or ""
-        assert "httponly" in cookie.lower() or not cookie
+
+
+def test_failed_sign_ins_are_throttled(site: str) -> None:
+    """After 5 failures (the default) the user is refused from that address, even with the
+    right password, and told when to try again; the session cookie is HttpOnly and Lax."""
+    def attempt(client: httpx.Client, password: str) -> httpx.Response:
+        form = client.get("/app/login")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+        return client.post("/app/login", data={"username": "ada", "password": password,
+                                               "csrf_token": token})
+
+    with httpx.Client(base_url=site) as client:
+        cookie = client.get("/app/login").headers["set-cookie"].lower()
+        assert "httponly" in cookie and "samesite=lax" in cookie and "path=/app" in cookie
+        assert [attempt(client, "wrong-password").status_code for _ in range(5)] == [401] * 5
+        refused = attempt(client, USERS["ada"][1])
+        assert refused.status_code == 429 and int(refused.headers["retry-after"]) > 0
+        assert "Too many failed sign-ins" in refused.text
