@@ -43,7 +43,7 @@ class Served:
     env: dict[str, str]
     store: Store
     keys: dict[str, dict[str, str]]
-    """Role -> Authorization header of a store user with that role."""
+    """User name or role -> Authorization header of that store user."""
     url: str = ""
     running: contextlib.ExitStack = field(default_factory=contextlib.ExitStack)
 
@@ -64,24 +64,36 @@ class Served:
             return connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
 
 
+def serve_with_users(request: pytest.FixtureRequest, api_workdir: tuple[Path, Path],
+                     folder: Path, people: dict[str, str], *,
+                     ledger_env: bool = True) -> Served:
+    """`o2c serve` over the session's snapshot with a fresh store on the backend
+    `request.param` and these users (name -> role); `keys` by name and by role (the last
+    user of each role). The caller closes `running` and disposes of the store's engine."""
+    ledger, work = api_workdir
+    url = fresh_database_url(request.param, request, folder)
+    store = open_store(url)
+    keys = {}
+    for name, role in people.items():
+        keys[name] = keys[role] = {"Authorization": f"Bearer {users.add_user(store, name, role)}"}
+    env = {"O2C_DATABASE_URL": url, "O2C_WORKDIR": str(work),
+           **({"O2C_LEDGER": str(ledger)} if ledger_env else {})}
+    served = Served(work, ledger, env, store, keys)
+    served.start(folder / "server.log")
+    return served
+
+
 @pytest.fixture(scope="module", params=BACKENDS)
 def served(request: pytest.FixtureRequest, api_workdir: tuple[Path, Path],
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """`o2c serve` over the session's snapshot with a fresh store on the backend; users ann
     (collector), carol (credit manager) and root (admin)."""
-    ledger, work = api_workdir
-    folder = tmp_path_factory.mktemp(f"credit-{request.param}")
-    url = fresh_database_url(request.param, request, folder)
-    store = open_store(url)
-    keys = {role: {"Authorization": f"Bearer {users.add_user(store, name, role)}"}
-            for name, role in (("ann", "collector"), ("carol", "credit_manager"),
-                               ("root", "admin"))}
-    env = {"O2C_DATABASE_URL": url, "O2C_LEDGER": str(ledger), "O2C_WORKDIR": str(work)}
-    served = Served(work, ledger, env, store, keys)
-    served.start(folder / "server.log")
+    served = serve_with_users(request, api_workdir,
+                              tmp_path_factory.mktemp(f"credit-{request.param}"),
+                              {"ann": "collector", "carol": "credit_manager", "root": "admin"})
     yield served
     served.running.close()
-    store.engine.dispose()
+    served.store.engine.dispose()
 
 
 @pytest.fixture(scope="module")
