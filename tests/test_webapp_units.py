@@ -127,3 +127,11 @@ def test_demo_users_are_made_once_with_a_password_that_signs_in(tmp_path) -> Non
     again = CliRunner().invoke(app, ["demo-users"], env=env)
     assert again.exit_code == 0 and "password" in again.output
     assert not re.search(r"password \w{16}", again.output)  # never printed twice
+
+
+def test_stored_details_read_as_plain_text() -> None:
+    from serving.webapp.formatting import plain
+
+    assert plain({"recommended_limit_local": 1275000.0, "probability": 0.774426845,
+                  "reasons": ["a", "b"], "kept": None}) == \
+        "recommended limit local: 1,275,000, probability: 0.7744, reasons: a; b, kept: –"

@@ -58,6 +58,18 @@ def moment(value: Any) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def plain(value: Any) -> str:
+    """A stored value as text: mappings as `key: value` pairs, lists joined by `; `, large
+    numbers with thousands separators."""
+    if isinstance(value, dict):
+        return ", ".join(f"{k.replace('_', ' ')}: {plain(v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return "; ".join(plain(v) for v in value)
+    if isinstance(value, float) and not _blank(value):
+        return number(value) if abs(value) >= 1000 else f"{value:.4g}"
+    return "–" if _blank(value) else str(value)
+
+
 FILTERS = {"number": number, "money": money, "percent": percent, "day": day,
-           "moment": moment}
+           "moment": moment, "plain": plain}
 """The filters every template can use."""
