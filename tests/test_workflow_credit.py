@@ -22,7 +22,7 @@ ROW = {"customer_id": "C-1", "currency": "EUR", "recommended_limit_local": 50_00
 
 
 def recommendation(**changes: object) -> credit.Recommendation:
-    return credit.Recommendation({**ROW, **changes}, AS_OF, "7")
+    return credit.Recommendation({**ROW, **changes}, AS_OF, SERIOUS_MODEL_NAME, "7")
 
 
 @pytest.fixture

@@ -13,19 +13,19 @@ import datetime as dt
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pandas as pd
 from sqlalchemy import Date, Float, Index, String, Text, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from serving.portfolio import Portfolio
-from serving.scoring import records
 from serving.workflow import audit
 from serving.workflow.base import Base, now
 from serving.workflow.db import Store
 from serving.workflow.errors import WorkflowError
-from training.delinquency import SERIOUS_MODEL_NAME
+
+if TYPE_CHECKING:  # the snapshot's modules load the models' libraries: `o2c limits export`
+    from serving.portfolio import Portfolio  # stays quick without them
 
 Decision = Literal["accept", "override"]
 DECISIONS: tuple[str, ...] = ("accept", "override")
@@ -76,6 +76,8 @@ class Recommendation:
     row: Mapping[str, Any]
     """The customer's row of the snapshot's limits (`o2c limits --json`)."""
     as_of: dt.date
+    model_name: str
+    """The serious-delinquency model behind the recommendation."""
     model_version: str | None
 
     @property
@@ -87,11 +89,14 @@ class Recommendation:
 def recommendation_for(portfolio: Portfolio, customer_id: str) -> Recommendation:
     """The snapshot's recommendation for a customer; WorkflowError (404) naming customer_id
     when the snapshot has no limit for it."""
+    from serving.scoring import records
+    from training.delinquency import SERIOUS_MODEL_NAME
+
     rows = portfolio.limits[portfolio.limits["customer_id"] == customer_id]
     if rows.empty:
         raise WorkflowError(f"no credit limit for customer {customer_id!r} in the snapshot of "
                             f"{portfolio.as_of}", "customer_id", 404)
-    return Recommendation(records(rows)[0], portfolio.as_of,
+    return Recommendation(records(rows)[0], portfolio.as_of, SERIOUS_MODEL_NAME,
                           portfolio.models.get(SERIOUS_MODEL_NAME))
 
 
@@ -148,7 +153,7 @@ def decide_limit(
                      "recommendation": {k: row.get(k) for k in (
                          "recommended_limit_local", "current_limit_local", "grade",
                          "probability", "review_flag")},
-                     "model": {"name": SERIOUS_MODEL_NAME,
+                     "model": {"name": recommendation.model_name,
                                "version": recommendation.model_version},
                      "snapshot_as_of": recommendation.as_of.isoformat(),
                      "reasons_shown": list(row.get("reasons") or []),
@@ -272,4 +277,6 @@ def queue_rows(store: Store, portfolio: Portfolio,
         decided = effective_limits(session)
     queue = review_queue(portfolio.limits, portfolio.customers, portfolio.as_of, decided,
                          filters)
+    from serving.scoring import records
+
     return with_effective(records(queue), decided)
