@@ -16,15 +16,13 @@ import logging
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pandas as pd
 from sqlalchemy import JSON, Date, Index, String, Text, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from models.worklist import WorklistConfig
-from serving.portfolio import Portfolio, latest_portfolio_dir, manifest_date
 from serving.workflow.alert_rules import (
     AlertsConfig,
     Draft,
@@ -35,8 +33,11 @@ from serving.workflow.alert_rules import (
 )
 from serving.workflow.base import Base, now
 from serving.workflow.db import Store
-from serving.workflow.overlay import overlaid_frame
 from serving.workflow.tables import Owner, User
+
+if TYPE_CHECKING:  # the migrations import this module: no model libraries at import
+    from models.worklist import WorklistConfig
+    from serving.portfolio import Portfolio
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +113,8 @@ def snapshot_of(portfolio: Portfolio) -> Snapshot:
 
 def previous_snapshot(root: Path, as_of: dt.date) -> Snapshot | None:
     """The parts the rules read of the latest snapshot before `as_of` under `root`."""
+    from serving.portfolio import latest_portfolio_dir, manifest_date
+
     folder = latest_portfolio_dir(root, before=as_of)
     if folder is None:
         return None
@@ -152,6 +155,8 @@ def store_promise_alerts(store: Store, portfolio: Portfolio, worklist: WorklistC
     """Customers whose promise logged in the store is broken by `today` (as the worklist
     overlay judges it: the promised date passed, its invoices still open in the snapshot)
     while the snapshot did not flag a broken promise."""
+    from serving.workflow.overlay import overlaid_frame
+
     if not config.broken_promise:
         return []
     rows = portfolio.worklist
