@@ -189,6 +189,9 @@ def test_an_admin_sees_alerts_and_every_page(browser, site: str, shots: list[Pat
     for path in ("worklist", "limits", "dashboard", "alerts"):
         assert page.goto(f"{site}/app/{path}").status == 200, path
     assert page.get_by_role("heading", name="Alerts").is_visible()
+    first = page.locator("table tbody tr").first.locator("td")
+    assert first.count() == 4, "no alert at all"  # an admin sees every collector's alerts
+    assert first.nth(3).inner_text().strip()
     _shoot(page, shots, "alerts")
 
 
