@@ -289,6 +289,88 @@ class ModelInfo(Response):
     snapshot: dict[str, Any]
 
 
+def _no_nul(text: str) -> str:
+    if "\x00" in text:
+        raise PydanticCustomError("nul_character", "text must not contain NUL characters")
+    return text
+
+
+Text = Annotated[str, StringConstraints(max_length=2000), AfterValidator(_no_nul)]
+"""A note: up to 2,000 characters, no NUL (PostgreSQL cannot store one)."""
+Said = Annotated[str, StringConstraints(min_length=1, max_length=2000),
+                 AfterValidator(_no_nul)]
+"""A reason or resolution: 1 to 2,000 characters, no NUL."""
+MAX_ROW_ID = 2**31 - 1
+"""Largest id of a store row (a 32-bit integer in every database)."""
+
+
+class ContactRequest(Request):
+    """A call, e-mail or letter to a customer, and what came of it."""
+
+    customer_id: Id
+    channel: Literal["call", "email", "letter"]
+    outcome: Annotated[str, StringConstraints(min_length=1, max_length=200),
+                       AfterValidator(_no_nul)] = Field(
+        description="What came of it, e.g. 'reached, will pay Friday'")
+    note: Text | None = None
+
+
+class PromiseRequest(Request):
+    """A promise to pay, as in the ledger's promises table."""
+
+    customer_id: Id
+    promised_date: Day = Field(description="YYYY-MM-DD, today or later")
+    amount: float = Field(gt=0, le=1e13, description="In the customer's currency, > 0")
+    invoice_ids: list[Id] | None = Field(
+        None, max_length=1000, description="Open invoices of the customer it covers; absent: "
+                                           "their balance")
+    note: Text | None = None
+
+
+class OpenDisputeRequest(Request):
+    """A dispute on an open invoice."""
+
+    invoice_id: Id
+    reason: Said
+
+
+class ResolveDisputeRequest(Request):
+    """The resolution of an open dispute, named by its id or its invoice (one of them)."""
+
+    dispute_id: int | None = Field(None, ge=1, le=MAX_ROW_ID)
+    invoice_id: Id | None = None
+    resolution: Said
+
+
+class NoteRequest(Request):
+    """A note on a customer, or on one of their open invoices."""
+
+    customer_id: Id
+    note: Said
+    invoice_id: Id | None = None
+
+
+class ActionRecord(Response):
+    """An action as the store recorded it: who, when, what."""
+
+    id: int
+    at: dt.datetime
+    user: str
+    kind: str = Field(description="contact, promise, dispute_opened, dispute_resolved, note")
+    customer_id: str
+    invoice_id: str | None = None
+    channel: str | None = None
+    outcome: str | None = None
+    note: str | None = None
+    promise_id: int | None = None
+    dispute_id: int | None = None
+    promised_date: dt.date | None = None
+    amount: float | None = None
+    invoice_ids: list[str] | None = None
+    reason: str | None = None
+    resolution: str | None = None
+
+
 Text = Annotated[str, StringConstraints(max_length=2000)]
 """A note, reason, resolution or outcome: up to 2,000 characters."""
 

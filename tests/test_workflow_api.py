@@ -128,6 +128,8 @@ def test_disputes_hold_until_resolved_contacts_and_notes(served: Served,
     ("/open_dispute", {"reason": ""}, 400, "reason"),
     ("/resolve_dispute", {"dispute_id": 999999, "resolution": "done"}, 404, "dispute_id"),
     ("/log_contact", {"channel": "fax", "outcome": "sent"}, 400, "channel"),
+    ("/add_note", {"note": "a\x00b"}, 400, "note"),  # PostgreSQL cannot store a NUL
+    ("/resolve_dispute", {"dispute_id": 2**70, "resolution": "done"}, 400, "dispute_id"),
 ])
 def test_bad_input_is_refused_naming_the_field_and_nothing_is_written(
         served: Served, promised: dict, path: str, body: dict, status: int,
@@ -135,7 +137,7 @@ def test_bad_input_is_refused_naming_the_field_and_nothing_is_written(
     row = promised["row"]
     defaults = {"customer_id": row["customer_id"], "invoice_id": row["invoices"][0]}
     model = {"/log_promise": ("customer_id",), "/open_dispute": ("invoice_id",),
-             "/log_contact": ("customer_id",)}.get(path, ())
+             "/log_contact": ("customer_id",), "/add_note": ("customer_id",)}.get(path, ())
     counts = {table: served.count(table) for table in TABLES}
     response = served.post(path, {**{k: defaults[k] for k in model}, **body}, "cole")
     assert response.status_code == status, response.text

@@ -68,6 +68,8 @@ def _text(value: str | None, field: str, *, required: bool) -> str | None:
         raise WorkflowError(f"{field} must not be empty", field)
     if len(text) > MAX_TEXT:
         raise WorkflowError(f"{field} is longer than {MAX_TEXT} characters", field)
+    if "\x00" in text:
+        raise WorkflowError(f"{field} must not contain NUL characters", field)
     return text or None
 
 
@@ -185,7 +187,7 @@ def resolve_dispute(store: Store, actor: Actor, *, resolution: str,
     resolution = _text(resolution, "resolution", required=True)
     with store.begin() as session:
         if dispute_id is not None:
-            dispute = session.get(Dispute, dispute_id)
+            dispute = session.get(Dispute, dispute_id) if 0 < dispute_id < 2**31 else None
             if dispute is None or dispute.resolved_at is not None:
                 raise WorkflowError(f"no open dispute {dispute_id}", "dispute_id", 404)
         else:
