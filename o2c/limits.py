@@ -91,8 +91,8 @@ def queue(
     json_output: Annotated[bool, typer.Option("--json", help="End with one line of JSON.")]
     = False,
 ) -> None:
-    """The review queue of the latest snapshot: customers flagged for a limit review, ranked
-    by expected loss (probability of serious delinquency x open balance), as
+    """The review queue of the latest snapshot: customers flagged for a limit review in the
+    policy's order (credit holds, then the largest changes in expected loss), as
     `POST /review_queue` gives it."""
     import json
 

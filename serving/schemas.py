@@ -239,7 +239,7 @@ class ReviewQueueRequest(Request):
 
 
 class ReviewQueueResponse(Response):
-    """Customers flagged for review, ranked by expected loss (probability x open balance)."""
+    """Customers flagged for review, in the policy's order (`review_rank`)."""
 
     as_of: dt.date
     queue: list[dict[str, Any]]

@@ -274,8 +274,8 @@ class O2CRisk:
                      segment: str | None = None, min_exposure: float | None = None,
                      include_decided: bool = False,
                      top_k: int | None = None) -> ReviewQueueResponse:
-        """Customers flagged for a limit review, ranked by expected loss (probability of
-        serious delinquency x open balance), filtered; without those already decided on this
+        """Customers flagged for a limit review in the policy's order (credit holds, then the
+        largest changes in expected loss), filtered; without those already decided on this
         snapshot unless `include_decided`. Each row has its decision beside it."""
         portfolio = self.live.current.portfolio
         filters = credit.QueueFilters(tuple(grades) if grades else None, country, segment,

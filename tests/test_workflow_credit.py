@@ -102,7 +102,7 @@ def test_the_audit_log_refuses_changes_in_the_orm_and_in_the_database(store: Sto
     assert (entry.user_name, entry.details) == ("ann", {"amount": 10.0})
 
 
-def test_review_queue_ranks_flagged_customers_by_expected_loss_and_filters() -> None:
+def test_review_queue_ranks_flagged_customers_and_filters() -> None:
     limits = pd.DataFrame({
         "customer_id": ["A", "B", "C", "D"], "review_flag": [True, True, False, True],
         "grade": ["E", "C", "E", "D"], "probability": [0.5, 0.05, 0.9, 0.2]})
@@ -127,3 +127,6 @@ def test_review_queue_ranks_flagged_customers_by_expected_loss_and_filters() -> 
     assert credit.review_queue(limits, customers, AS_OF, {"D": decided})[
         "customer_id"].tolist() == ["B", "A"]
     assert ids(include_decided=True) == ["D", "B", "A"]
+    ranked = limits.assign(review_rank=[2.0, 1.0, None, 3.0])  # the policy's order wins
+    assert credit.review_queue(ranked, customers, AS_OF, {})["customer_id"].tolist() == [
+        "B", "A", "D"]

@@ -240,8 +240,10 @@ class QueueFilters:
 def review_queue(limits: pd.DataFrame, customers: pd.DataFrame, as_of: dt.date,
                  decided: Mapping[str, LimitDecision],
                  filters: QueueFilters = QueueFilters()) -> pd.DataFrame:  # noqa: B008
-    """Customers flagged for review, ranked by expected loss (probability of serious
-    delinquency x open balance), largest first, filtered.
+    """Customers flagged for review in the policy's order (`review_rank` of
+    `models.limits`: credit holds, then the largest changes in expected loss), filtered; in a
+    snapshot written before that rank, by expected loss (probability of serious delinquency x
+    open balance), largest first. `rank` numbers the rows left.
 
     `limits` and `customers` are the snapshot's frames; `decided` the effective decisions."""
     attributes = customers.set_index("customer_id")
@@ -262,8 +264,9 @@ def review_queue(limits: pd.DataFrame, customers: pd.DataFrame, as_of: dt.date,
         keep &= flagged["exposure"] >= filters.min_exposure
     if not filters.include_decided:
         keep &= ~ids.map(lambda c: c in decided and decided[c].snapshot_as_of >= as_of)
-    queue = flagged[keep].sort_values(["expected_loss", "customer_id"],
-                                      ascending=[False, True], kind="stable")
+    order = (["review_rank", "customer_id"], [True, True]) if "review_rank" in flagged \
+        else (["expected_loss", "customer_id"], [False, True])
+    queue = flagged[keep].sort_values(order[0], ascending=order[1], kind="stable")
     queue.insert(0, "rank", range(1, len(queue) + 1))
     if filters.top_k is not None:
         queue = queue.head(filters.top_k)
