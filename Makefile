@@ -51,8 +51,12 @@ demo: install  ## the whole job on the built-in sample ledger
 		$(BIN)/o2c validate $(WORKDIR)/ibm-ledger; \
 	else echo "skipped the IBM import: $(IBM_SAMPLE) is not there (shared/ beside the checkout)"; fi
 
+# Both commands spread the test files over every core (pytest-xdist; a file's tests stay in one
+# worker, so module fixtures are built once) and print the slowest tests.
+PYTEST := $(BIN)/pytest --numprocesses auto --dist loadfile --durations 25
+
 test: install postgresql chromium  ## the whole test suite
-	$(BIN)/pytest
+	$(PYTEST)
 
 # The workflow tests start a real PostgreSQL server (tests/pg.py): Debian's package, when missing.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -65,7 +69,7 @@ chromium:
 	@command -v chromium >/dev/null || ($(SUDO) apt-get update && $(SUDO) apt-get install -y chromium)
 
 test-quick: install postgresql  ## the quick lane: every test not marked slow
-	$(BIN)/pytest -m "not slow"
+	$(PYTEST) -m "not slow"
 
 bench: install  ## every benchmark in benchmarks/, printing its figures
 	@for script in benchmarks/bench_*.py; do \
