@@ -22,7 +22,7 @@ from serving.workflow.config import WorkflowConfig
 from serving.workflow.db import Store
 from serving.workflow.errors import WorkflowError
 from serving.workflow.tables import Activity, Owner, User
-from serving.workflow.users import Actor, actor_user, get_user
+from serving.workflow.users import Actor, actor_user
 
 
 def collectors(store: Store) -> list[str]:
@@ -102,7 +102,9 @@ def reassign(store: Store, actor: Actor, book: Book, *, customer_id: str,
     """Give a customer to another collector, recorded with who and when."""
     book.customer(customer_id)
     with store.begin() as session:
-        user = get_user(session, to)
+        user = session.scalars(select(User).where(User.name == to)).one_or_none()
+        if user is None:
+            raise WorkflowError(f"unknown user {to!r} (`o2c users list` shows them)", "to", 404)
         if user.role != "collector" or not user.active:
             raise WorkflowError(f"{to!r} is not an active collector", "to")
         owner = session.get(Owner, customer_id)
