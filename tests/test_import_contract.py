@@ -68,7 +68,7 @@ def test_limits_for_an_unknown_current_limit_follow_need_and_risk_alone() -> Non
         "invoiced_amount_base_365d": [1_200_000.0, 1_200_000.0, 0.0],
         "payment_terms_days": 30.0, "tenure_days": 1000.0,
     })
-    config = LimitsConfig()
+    config = LimitsConfig(buffer_days=60)
     out = recommend_limits(customers, np.array([0.02, 0.02, 0.02]), config=config)
     by_id = out.set_index("customer_id")
     assert by_id.loc["known", "recommended_limit"] == 15_000.0  # clipped at +50%
