@@ -18,6 +18,7 @@ from collections.abc import Iterable
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from features.catalog import measure_column
 from features.events import MEASURES
@@ -71,6 +72,29 @@ def asof_values(
         else:
             columns[name] = _first_or_last(values, first, end, last=agg == "max")
     return pa.table(columns) if columns else pa.table({"_none": pa.nulls(len(q_ck))})
+
+
+def combine_asof(parts: list[pa.Table], pairs: Iterable[tuple[str, int | None]]) -> pa.Table:
+    """`asof_values` of the whole event ledger from those of its parts (event sources that
+    each hold some of the measures), for the same queries: a sum is the sum of the parts'
+    sums, a max (min) the largest (smallest) of their values."""
+    columns: dict[str, pa.Array] = {}
+    for measure, window in pairs:
+        name = measure_column(measure, window)
+        found = [part[name] for part in parts if name in part.column_names]
+        if not found:
+            raise ValueError(f"no event source holds the measure {measure!r}")
+        agg = MEASURES[measure].agg
+        if agg == "sum":
+            columns[name] = pa.array(np.sum([f.to_numpy() for f in found], axis=0))
+        else:
+            combine = pc.max_element_wise if agg == "max" else pc.min_element_wise
+            value = found[0]
+            for other in found[1:]:
+                value = combine(value, other, skip_nulls=True)
+            columns[name] = value
+    return pa.table(columns) if columns else pa.table({"_none": pa.nulls(
+        parts[0].num_rows if parts else 0)})
 
 
 def _first_or_last(values: pa.ChunkedArray, first: np.ndarray, end: np.ndarray, *,
