@@ -149,5 +149,5 @@ def show_customer(view: dict[str, Any]) -> None:
                                        "p(90+)": "probability",
                                        "current": "current_limit_local",
                                        "recommended": "recommended_limit_local",
-                                       "model": "model_version"}, view.get("history", []),
-           ("current", "recommended"))
+                                       "model": "model_version"},
+           list(reversed(view.get("history", []))), ("current", "recommended"))
