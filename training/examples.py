@@ -43,6 +43,11 @@ the catalog's `at_issue` (`days_past_due` at issue is minus the payment terms, c
 the dates)."""
 
 
+CHUNK_INVOICES = 500_000
+"""The per-invoice features are computed for groups of customers holding about this many
+invoices at a time: DuckDB's working memory follows the group's size (the features do not)."""
+
+
 @dataclass
 class ExampleSet:
     """Feature rows with labels, and what was left out on the way."""
@@ -155,7 +160,7 @@ def build_examples(
                          f"({first} to {end})")
     with tempfile.TemporaryDirectory(prefix="o2c-examples-") as folder:
         features = Path(folder) / "invoices.parquet"
-        write_invoice_features(ledger, features)
+        write_invoice_features(ledger, features, chunk_invoices=CHUNK_INVOICES)
         train = examples_between(ledger, features, first, valid_from, grace_days=grace_days,
                                  every_days=snapshot_every_days,
                                  max_dates=snapshot_max_dates)
