@@ -76,8 +76,8 @@ bench: install  ## every benchmark in benchmarks/, printing its figures
 		echo "== $$script"; $(BIN)/python $$script || exit 1; \
 	done
 
-serve: install  ## the API over the demo's models and snapshot (after make demo)
-	$(BIN)/o2c serve
+serve: install  ## the API and the web app (/app/) over the demo's models, snapshot and ledger
+	O2C_LEDGER=$(DEMO_LEDGER) $(BIN)/o2c serve
 
 mlflow-ui: install  ## the MLflow UI over the project's tracking store
 	mkdir -p $(WORKDIR)
