@@ -86,3 +86,25 @@ def test_bad_input_exits_1_naming_the_field_without_a_traceback(env: dict[str, s
         assert "Traceback" not in result.output
         unknown = o2c(env, *args, "--user", "mallory")
         assert unknown.exit_code == 1 and "unknown user 'mallory'" in unknown.output
+
+
+def test_o2c_worklist_lays_the_store_over_the_latest_snapshot_only(
+        env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    from o2c.actions import with_store_actions
+    from o2c.settings import load_settings
+    from serving.portfolio import read_portfolio
+
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert o2c(env, "users", "add", "alice", "--role", "collector").exit_code == 0
+    assert o2c(env, "log", "promise", "B", "--date", SOON, "--amount", "800",
+               "--user", "alice").exit_code == 0
+    settings = load_settings()
+    latest = read_portfolio(settings.snapshots_dir / portfolio().as_of.isoformat())
+    rows = with_store_actions(latest, settings).set_index("customer_id")
+    assert rows.loc["B", "held"] and rows.loc["B", "action"] == "hold"
+    assert rows.loc["B", "reasons"][0].startswith("promise to pay 800.00")
+    assert list(rows.columns) == list(latest.worklist.set_index("customer_id").columns)
+    older = portfolio()
+    older.as_of = older.as_of - dt.timedelta(days=7)  # a past worklist: as it was
+    assert not with_store_actions(older, settings)["held"].any()
