@@ -41,15 +41,25 @@ demo: install  ## the whole job on the built-in sample ledger
 	$(BIN)/o2c score --ledger $(DEMO_LEDGER) --as-of $(DEMO_AS_OF)
 	$(BIN)/o2c worklist --ledger $(DEMO_LEDGER) --as-of $(DEMO_AS_OF) --top 15
 	$(BIN)/o2c limits --ledger $(DEMO_LEDGER) --as-of $(DEMO_AS_OF)
+	@echo "== a credit manager works the review queue: an override with a reason, audited, exported for the ERP"
+	@$(BIN)/o2c users add demo-credit --role credit_manager >/dev/null 2>&1 || true  # its key is not needed here
+	$(BIN)/o2c limits queue --top 5
+	@C=$$($(BIN)/o2c limits queue --top 1 --include-decided --json | tail -1 \
+		| $(BIN)/python -c "import json, sys; print(json.load(sys.stdin)['queue'][0]['customer_id'])") && \
+	  $(BIN)/o2c limits decide $$C --override 20000 --reason "demo: bank guarantee" --user demo-credit && \
+	  $(BIN)/o2c limits export --out $(WORKDIR)/demo-limits-erp.csv && \
+	  $(BIN)/o2c customer $$C --ledger $(DEMO_LEDGER)
 	$(BIN)/o2c kpis --ledger $(DEMO_LEDGER) --as-of $(DEMO_AS_OF) --by segment --plot $(WORKDIR)/demo-kpis-trend.png
 	$(BIN)/o2c monitor --ledger $(DEMO_LEDGER) --reference-from 2025-06-01 --reference-to 2025-11-30 --current-from 2026-01-01 --current-to 2026-06-30 --out $(WORKDIR)/demo-monitoring \
 		|| test $$? -eq 4  # exit 4: the verdict is alert, as this demo means to show
 	$(BIN)/python -m o2c.api_tour
+	$(BIN)/python -m o2c.workflow_tour  # a collector's promise holds the customer at once
 	@if [ -f $(IBM_SAMPLE) ]; then \
 		echo "== a real export: the IBM accounts-receivable sample, imported by examples/ibm/mapping.toml"; \
 		$(BIN)/o2c import --mapping examples/ibm/mapping.toml --out $(WORKDIR)/ibm-ledger && \
 		$(BIN)/o2c validate $(WORKDIR)/ibm-ledger; \
 	else echo "skipped the IBM import: $(IBM_SAMPLE) is not there (shared/ beside the checkout)"; fi
+	$(BIN)/o2c demo-users  # the web app's address and a user per role, passwords shown once
 
 # Both commands spread the test files over every core (pytest-xdist; a file's tests stay in one
 # worker, so module fixtures are built once) and print the slowest tests.
