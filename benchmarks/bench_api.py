@@ -143,7 +143,8 @@ def _in_process(work: Path, invoices: list[dict], repeats: int) -> dict[str, dic
     os.environ["O2C_WORKDIR"] = str(work)
     scorer = build_scorer(load_settings())
     model, count = scorer.model, scorer.reason_count
-    rows = scorer.prepare([PostedInvoice(**invoice).model_dump() for invoice in invoices])
+    rows = scorer.prepare([PostedInvoice.model_validate_json(json.dumps(invoice)).model_dump()
+                           for invoice in invoices])
     features = scorer.posted.build(pd.DataFrame(rows))
     both = getattr(model, "predict_with_contributions", None)
     scored = both(features) if both else (model.predict_proba(features),
