@@ -50,6 +50,7 @@ demo: install  ## the whole job on the built-in sample ledger
 	  $(BIN)/o2c limits export --out $(WORKDIR)/demo-limits-erp.csv && \
 	  $(BIN)/o2c customer $$C --ledger $(DEMO_LEDGER)
 	$(BIN)/o2c kpis --ledger $(DEMO_LEDGER) --as-of $(DEMO_AS_OF) --by segment --plot $(WORKDIR)/demo-kpis-trend.png
+	$(BIN)/o2c forecast --ledger $(DEMO_LEDGER) --as-of $(DEMO_AS_OF) --out $(WORKDIR)/demo-forecast.png
 	$(BIN)/o2c monitor --ledger $(DEMO_LEDGER) --reference-from 2025-06-01 --reference-to 2025-11-30 --current-from 2026-01-01 --current-to 2026-06-30 --out $(WORKDIR)/demo-monitoring \
 		|| test $$? -eq 4  # exit 4: the verdict is alert, as this demo means to show
 	$(BIN)/python -m o2c.api_tour
