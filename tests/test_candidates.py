@@ -13,7 +13,7 @@ from sklearn.metrics import roc_auc_score
 
 from models.linear_model import LinearRiskModel
 from models.pyfunc import _load_pyfunc
-from models.risk_model import Calibration, RiskModel
+from models.risk_model import Calibration, RiskModel, tree_costs, within_explain_budget
 from models.store import load_model
 from training.candidates import COMPARISON_COLUMNS, choose_model, fit_linear, rolling_folds
 from training.config import TrainingConfig
@@ -175,3 +175,28 @@ def test_lightgbm_fits_examples_of_a_single_date_without_early_stopping() -> Non
     assert info["best_iteration"] == 37 and info["n_inner"] == 0
     assert model.booster.num_trees() == 37
     assert roc_auc_score(frame["late"], model.predict_proba(frame)) > 0.7
+
+
+def test_a_lightgbm_candidate_over_the_serving_budget_converges_within_it() -> None:
+    # The checkerboard needs many trees at a small learning rate; a tight budget makes the
+    # candidate fit again with larger steps instead of keeping a model cut short.
+    from training.candidates import _lightgbm_rule
+
+    frame = examples(6000, "checkerboard")
+    slow = FAST.model_copy(update={"lightgbm": FAST.lightgbm.model_copy(
+        update={"learning_rate": 0.02, "max_rounds": 2000})})
+    budget = 1_500
+    tight = slow.model_copy(update={"candidates": slow.candidates.model_copy(
+        update={"explain_budget": budget})})
+    free = slow.model_copy(update={"candidates": slow.candidates.model_copy(
+        update={"explain_budget": None})})
+    kept = _lightgbm_rule(15, 0.0025, features=FEATURES, label="late", config=tight)(frame)
+    whole = _lightgbm_rule(15, 0.0025, features=FEATURES, label="late", config=free)(frame)
+    assert kept.metadata["explain_cost"] <= budget
+    assert kept.metadata["learning_rate"] > 0.02
+    assert whole.metadata["learning_rate"] == 0.02 and "explain_cost" not in whole.metadata
+    assert sum(tree_costs(whole.booster)) > budget
+    later = examples(3000, "checkerboard", seed=5)
+    auc_kept = roc_auc_score(later["late"], kept.predict_proba(later))
+    cut_only = within_explain_budget(whole, budget)
+    assert auc_kept > roc_auc_score(later["late"], cut_only.predict_proba(later))

@@ -7,8 +7,12 @@ Candidates (`candidates`), simplest first:
 - `linear_c<C>`: an L2-regularized logistic regression on every input (`LinearRiskModel`),
   one per `[training.candidates] linear_c`;
 - `lightgbm_small`, `lightgbm_medium`, and from 20,000 rows `lightgbm_large`: LightGBM with
-  4, 15 and 63 leaves and a minimum leaf size scaled to the rows it is fitted on, each cut to
-  its first trees within the serving budget `[training.candidates] explain_budget`.
+  4, 15 and 63 leaves and a minimum leaf size scaled to the rows it is fitted on; for a model
+  the API explains per request, each kept within the serving budget
+  `[training.candidates] explain_budget`: one that needs more trees
+  than the budget explains in time is fitted again with proportionally larger steps (learning
+  rate at most `MAX_LEARNING_RATE`), and cut to its first trees within the budget only if it
+  still needs more.
 
 Folds (`rolling_folds`): the latest `scored_share` of the training examples, by `as_of` date,
 is cut into `folds` consecutive slices; fold k fits every candidate on the examples dated
@@ -55,6 +59,8 @@ FitRule = Callable[[pd.DataFrame], ScoringModel]
 
 LARGE_FROM_ROWS = 20_000
 """The 63-leaf LightGBM candidate joins from this many training rows."""
+MAX_LEARNING_RATE = 0.3
+"""A LightGBM candidate refitted to converge within the serving budget steps at most this much."""
 ONE_THREAD_BELOW_ROWS = 50_000
 """LightGBM fits on fewer rows use one thread: on small data a second thread only waits (and
 on a busy machine makes a fit many times slower)."""
@@ -148,10 +154,25 @@ def _lightgbm_rule(
             settings = settings.model_copy(update={"num_threads": 1})
         model, info = fit_booster(rows, config.model_copy(update={"lightgbm": settings}),
                                   features=features, label=label)
-        model = within_explain_budget(model, config.candidates.explain_budget)
+        budget = config.candidates.explain_budget
+        if budget is None:
+            budgeted, cut = model, 0
+        else:
+            budgeted = within_explain_budget(model, budget)
+            cut = budgeted.metadata.get("trees_cut", 0)
+        if cut and settings.learning_rate < MAX_LEARNING_RATE:
+            # More trees than the serving budget explains in time: fit again with larger steps,
+            # so the model converges within the trees it may keep instead of being cut short.
+            scored = model.booster.best_iteration or model.booster.num_trees()
+            rate = min(MAX_LEARNING_RATE, settings.learning_rate * scored / max(scored - cut, 1))
+            settings = settings.model_copy(update={"learning_rate": rate})
+            model, info = fit_booster(rows, config.model_copy(update={"lightgbm": settings}),
+                                      features=features, label=label)
+            budgeted = within_explain_budget(model, budget)
+        model = budgeted
         model.metadata.update(family="lightgbm", best_iteration=info["best_iteration"],
-                              **settings.model_dump(include={"num_leaves",
-                                                             "min_child_samples"}))
+                              **settings.model_dump(include={"num_leaves", "min_child_samples",
+                                                             "learning_rate"}))
         return model
     return fit
 

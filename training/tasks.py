@@ -118,6 +118,10 @@ class ModelTask:
     """Further validation rows whose metrics are logged with a prefix (`aged_auc`)."""
     fit_config: Callable[[TrainingConfig, pd.DataFrame], TrainingConfig] | None = None
     """Adjusts the training configuration to the training rows (None: as given)."""
+    explained_per_request: bool = False
+    """The API explains this model's scores request by request (`/score_invoices` reasons),
+    so its LightGBM candidates keep to `[training.candidates] explain_budget`; the others
+    are explained in batch scoring and keep all the trees they need."""
     kind: TaskKind | None = None
     """How the model is fitted, evaluated and judged (`training.kind`); None: a binary
     classifier (`training.trainer.BINARY`)."""
@@ -152,6 +156,7 @@ LATE_PAYMENT = ModelTask(
         contributions="What drives the late-payment scores"),
     judged_rows=lambda frame: frame["kind"] == "issue",
     more_metrics={"aged": lambda frame: frame["kind"] == "snapshot"},
+    explained_per_request=True,
 )
 
 COLLECTIONS = ModelTask(

@@ -154,6 +154,9 @@ class BinaryKind:
         """Candidates by rolling-origin CV, the winner refitted and calibrated."""
         if task.fit_config is not None:
             config = task.fit_config(config, train)
+        if not task.explained_per_request:
+            config = config.model_copy(update={"candidates": config.candidates.model_copy(
+                update={"explain_budget": None})})
         model, info, candidates = choose_model(
             train, label=task.label, features=feature_columns(train), config=config,
             progress=progress, known_from=label_known_from(task, train, config))
