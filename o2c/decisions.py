@@ -129,8 +129,8 @@ def serious_champion(registry, name: str):  # noqa: ANN001, ANN201
     from serving.champions import load_champion
 
     if registry.champion(name) is None:
-        note(f"no champion of model {name!r} (`o2c train` could not train one on this "
-             f"ledger): {RULE_TEXT}")
+        note(f"no champion of model {name!r} (none trained on this ledger passed the "
+             f"promotion gate; `o2c models list` says why): {RULE_TEXT}")
         return None
     try:
         return load_champion(name, registry)
