@@ -29,7 +29,7 @@ def serve(
     from serving.auth import ApiKeyError, load_api_keys
     from serving.champions import describe_champion
     from serving.portfolio import latest_portfolio_dir
-    from serving.state import MODEL_NAMES, check_snapshot
+    from serving.state import REQUIRED_MODELS, check_snapshot
 
     settings = load_settings_or_fail()
     try:
@@ -45,7 +45,7 @@ def serve(
         fail(str(exc))
     tracking = settings.registry()
     try:
-        for name in MODEL_NAMES:
+        for name in REQUIRED_MODELS:
             describe_champion(name, tracking)
     except LookupError as exc:
         fail(str(exc))

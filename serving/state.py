@@ -26,6 +26,9 @@ from training.registry import Registry
 
 MODEL_NAMES = (MODEL_NAME, COLLECTIONS_MODEL_NAME, SERIOUS_MODEL_NAME)
 """The champions the service answers with (and tells of in /model_info)."""
+REQUIRED_MODELS = (MODEL_NAME, COLLECTIONS_MODEL_NAME)
+"""The champions the service cannot start without: without a serious-delinquency champion
+the limits grade by rule (`models.limits.rule_probability`) and say so."""
 
 
 def _is_string(kind: pa.DataType) -> bool:
