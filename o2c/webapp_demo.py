@@ -24,20 +24,24 @@ def demo_users(
                                       "(for the address printed).")] = 3000,
 ) -> None:
     """Make a user of each role (collector, credit_manager, admin) for the web app, each with
-    a generated password printed once (users made before are left as they are), and print
-    the app's address."""
-    from serving.workflow.users import add_user, list_users
+    a generated password printed once (users that have a password are left as they are; one
+    made without, such as the workflow tour's collector, gets one), and print the app's
+    address."""
+    from serving.workflow.users import add_user, list_users, set_password
 
     store = open_workflow_store()
-    existing = {user.name for user in list_users(store)}
+    existing = {user.name: user for user in list_users(store)}
     console.print(f"The web app: http://127.0.0.1:{port}/app/login (start it with "
                   "`make serve` or `o2c serve`)", highlight=False)
     for name, role in DEMO_USERS.items():
-        if name in existing:
+        if name in existing and existing[name].password:
             console.print(f"  {role:<15} {name:<15} exists already (its password was printed "
                           "when it was made)", highlight=False)
             continue
         password = "".join(secrets.choice(ALPHABET) for _ in range(16))
-        refused(lambda n=name, r=role, p=password: add_user(store, n, r, password=p))
+        if name in existing:
+            refused(lambda n=name, p=password: set_password(store, n, p))
+        else:
+            refused(lambda n=name, r=role, p=password: add_user(store, n, r, password=p))
         console.print(f"  {role:<15} {name:<15} password {password}  (shown once)",
                       highlight=False)

@@ -129,6 +129,26 @@ def test_demo_users_are_made_once_with_a_password_that_signs_in(tmp_path) -> Non
     assert not re.search(r"password \w{16}", again.output)  # never printed twice
 
 
+def test_demo_users_give_a_password_to_a_demo_user_made_without_one(tmp_path) -> None:  # noqa: ANN001
+    # The workflow tour makes demo-collector with a key only; the web app needs a password.
+    import re
+
+    from typer.testing import CliRunner
+
+    from o2c.cli import app
+    from serving.workflow.db import default_url, store_for
+    from serving.workflow.users import add_user, check_password
+
+    env = {"O2C_WORKDIR": str(tmp_path / "work")}
+    assert CliRunner().invoke(app, ["db", "upgrade"], env=env).exit_code == 0
+    store = store_for(default_url(tmp_path / "work"))
+    add_user(store, "demo-collector", "collector")
+    result = CliRunner().invoke(app, ["demo-users"], env=env)
+    assert result.exit_code == 0, result.output
+    password = re.search(r"demo-collector\s+password (\w+)", result.output).group(1)
+    assert check_password(store, "demo-collector", password).role == "collector"
+
+
 def test_stored_details_read_as_plain_text() -> None:
     from serving.webapp.formatting import plain
 

@@ -115,6 +115,13 @@ def new_key(store: Store, name: str, *, keep_old: bool = False) -> str:
         return _new_key(session, user)
 
 
+def set_password(store: Store, name: str, password: str) -> None:
+    """Give the user a (new) password for the web app."""
+    hashed = hash_password(password)
+    with store.begin() as session:
+        get_user(session, name).password_hash = hashed
+
+
 def disable_user(store: Store, name: str) -> None:
     """Disable a user: their keys and password let them in no more (their actions stay)."""
     with store.begin() as session:
