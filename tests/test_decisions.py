@@ -67,7 +67,7 @@ def test_score_writes_a_stamped_snapshot_that_worklist_then_reads(
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["as_of"] == AS_OF
     assert set(manifest["models"]) == {"late-payment-risk", "collections-risk",
-                                       "serious-delinquency"}
+                                       "serious-delinquency", "payment-date"}
     for name in ("invoice_scores", "worklist", "limits"):
         assert (folder / f"{name}.parquet").exists()
     top = _json(["worklist", "--ledger", str(ledger), "--as-of", AS_OF, "--top", "5",

@@ -96,7 +96,8 @@ def test_models_commands_name_what_is_missing(tmp_path: Path) -> None:
     result = runner.invoke(app, ["models", "list", "--json"], env=env)
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout.strip().splitlines()[-1]) == {
-        "collections-risk": [], "late-payment-risk": [], "serious-delinquency": []}
+        "collections-risk": [], "late-payment-risk": [], "payment-date": [],
+        "serious-delinquency": []}
 
 
 # --------------------------------------------------------------------------- the gate, end to end
