@@ -18,11 +18,8 @@ from pathlib import Path
 
 from ledger import loader, schema, validation
 from ledger.atomic import atomic_file
+from ledger.digest import files_sha256
 from ledger.loader import Ledger, load_ledger
-from ledger.schema import TABLES
-
-BLOCK = 1 << 22
-"""Bytes read at a time while hashing."""
 
 
 def rules_version() -> str:
@@ -36,18 +33,10 @@ def rules_version() -> str:
 def ledger_digest(path: Path) -> str | None:
     """SHA-256 of the ledger's contract files and the rules; None when `path` is neither a
     folder nor a file (the loader says what is wrong)."""
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.is_file() and p.stem in TABLES)
-    elif path.is_file():
-        files = [path]
-    else:
+    files = files_sha256(path)
+    if files is None:
         return None
-    digest = hashlib.sha256(rules_version().encode())
-    for file in files:
-        digest.update(file.name.encode() + b"\0")
-        with file.open("rb") as handle:
-            digest.update(hashlib.file_digest(handle, "sha256").digest())
-    return digest.hexdigest()
+    return hashlib.sha256(f"{rules_version()}\0{files}".encode()).hexdigest()
 
 
 def load_checked(path: str | Path, verdicts: Path | None) -> Ledger:

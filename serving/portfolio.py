@@ -23,6 +23,7 @@ import pandas as pd
 from features import build_customer_features, build_snapshot
 from features.kpis import kpi_components
 from ledger.atomic import atomic_directory
+from ledger.digest import content_sha256
 from ledger.loader import Ledger
 from ledger.summary import reporting_currency
 from models.limits import (
@@ -39,7 +40,6 @@ from serving.champions import Champion
 from serving.history import customer_history, fx_rates
 from training.delinquency import SERIOUS_MODEL_NAME
 from training.payment_dates import MODEL_NAME as PAYMENT_DATE_MODEL_NAME
-from training.tracking import ledger_fingerprint
 
 FRAMES = ("invoice_scores", "worklist", "limits", "customers", "kpis")
 RISK_BANDS = ((0.2, "low"), (0.5, "medium"), (1.01, "high"))
@@ -89,13 +89,13 @@ class Portfolio:
 def snapshot_inputs(
     ledger: Ledger, worklist_config: WorklistConfig, limits_config: LimitsConfig
 ) -> dict[str, str]:
-    """SHA-256 of the ledger's content (`ledger_fingerprint`) and of each settings section a
-    snapshot depends on."""
+    """SHA-256 of the ledger's content (`ledger.digest.content_sha256`) and of each settings
+    section a snapshot depends on."""
     def digest(config: WorklistConfig | LimitsConfig) -> str:
         text = json.dumps(config.model_dump(mode="json"), sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
 
-    return {"ledger_sha256": ledger_fingerprint(ledger)["ledger_sha256"],
+    return {"ledger_sha256": content_sha256(ledger),
             "worklist_settings_sha256": digest(worklist_config),
             "limits_settings_sha256": digest(limits_config)}
 

@@ -19,7 +19,36 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from training.config import GateConfig
+from training.fingerprint import customers_held
 from training.tracking import MODEL_ROW
+
+
+@dataclass(frozen=True)
+class ChampionWindow:
+    """The current champion and the validation rows after its training window, on which a
+    new version is compared with it."""
+
+    version: str
+    customers_held: float | None
+    """The share of the champion's customers this ledger holds; None when not recorded."""
+    trained_before: str | None
+    rows: pd.DataFrame
+
+
+def champion_window(registry, name: str, judged: pd.DataFrame,  # noqa: ANN001
+                    customer_ids: list[str]) -> ChampionWindow | None:
+    """The champion of `name` in `registry` (None: there is none) and the `judged` rows dated
+    on or after the end of its training window."""
+    champion = registry.champion(name)
+    if champion is None:
+        return None
+    tags = champion.tags
+    trained_before = tags.get("trained_before")
+    rows = judged
+    if trained_before:
+        rows = judged[judged["as_of"] >= pd.Timestamp(trained_before)]
+    return ChampionWindow(str(champion.version), customers_held(tags, customer_ids),
+                          trained_before, rows)
 
 
 @dataclass(frozen=True)

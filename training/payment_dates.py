@@ -47,9 +47,8 @@ from training.candidates import lightgbm_capacity
 from training.config import TrainingConfig
 from training.evaluation import age_band
 from training.examples import TaskExamples, issue_examples, snapshot_dates
-from training.fingerprint import customers_held
 from training.fit import category_levels, feature_columns, inner_split, sample_rows
-from training.gate import DaysChampion, judge_days
+from training.gate import DaysChampion, champion_window, judge_days
 from training.kind import Evaluation, Progress
 from training.pipeline import MODEL_NAME as LATE_PAYMENT_NAME
 from training.tracking import MODEL_ROW
@@ -372,16 +371,12 @@ class QuantileKind:
 def _champion(task, registry, judged: pd.DataFrame, customers: list[str]) -> DaysChampion | None:  # noqa: ANN001
     """The champion before this run and the new version, on the judged rows after both
     training windows."""
-    champion = registry.champion(task.name)
-    if champion is None:
+    window = champion_window(registry, task.name, judged, customers)
+    if window is None:
         return None
-    tags = champion.tags
-    check = DaysChampion(version=str(champion.version),
-                         customers_held=customers_held(tags, customers),
-                         trained_before=tags.get("trained_before"))
-    rows = judged
-    if check.trained_before:
-        rows = judged[judged["as_of"] >= pd.Timestamp(check.trained_before)]
+    check = DaysChampion(version=window.version, customers_held=window.customers_held,
+                         trained_before=window.trained_before)
+    rows = window.rows
     if len(rows) == 0:
         return check
     try:

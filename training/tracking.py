@@ -3,7 +3,6 @@ baselines, and the model as data (never code). The registry itself is `training.
 
 from __future__ import annotations
 
-import hashlib
 import subprocess
 import tempfile
 from importlib import metadata
@@ -14,6 +13,7 @@ import numpy as np
 import pandas as pd
 from mlflow.models import infer_signature
 
+from ledger.digest import content_sha256
 from ledger.loader import Ledger
 from ledger.schema import TABLES
 from models.pyfunc import DATA_FOLDER, LOADER_MODULE, RiskModelPyfunc
@@ -27,18 +27,8 @@ than inferred, which would load the model again in a subprocess."""
 
 def ledger_fingerprint(ledger: Ledger) -> dict[str, str]:
     """Content hash of the ledger's files (or tables), its date range and row counts."""
-    digest = hashlib.sha256()
-    source = Path(ledger.source)
-    files = sorted(p for p in source.iterdir() if p.stem in TABLES) if source.is_dir() else (
-        [source] if source.is_file() else [])
-    for path in files:
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    if not files:
-        for table in TABLES:
-            digest.update(str(ledger.rows(f"SELECT * FROM {table} ORDER BY ALL")).encode())
     first, last = ledger.rows("SELECT min(issue_date), max(issue_date) FROM invoices")[0]
-    info = {"ledger_sha256": digest.hexdigest(), "ledger_first_invoice": str(first),
+    info = {"ledger_sha256": content_sha256(ledger), "ledger_first_invoice": str(first),
             "ledger_last_invoice": str(last)}
     info.update({f"ledger_rows_{t}": str(ledger.count(t)) for t in TABLES})
     return info

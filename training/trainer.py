@@ -20,9 +20,9 @@ from training.candidates import choose_model
 from training.config import TrainingConfig
 from training.evaluation import binary_metrics, compare_models, segment_metrics
 from training.examples import TaskExamples
-from training.fingerprint import customers_fingerprint, customers_held, ledger_customers
+from training.fingerprint import customers_fingerprint, ledger_customers
 from training.fit import feature_columns
-from training.gate import ChampionCheck, Decision, judge
+from training.gate import ChampionCheck, Decision, champion_window, judge
 from training.kind import Evaluation, TaskKind
 from training.registry import Registry
 from training.tasks import TASKS, ModelTask
@@ -283,16 +283,12 @@ def _champion_check(
     task: ModelTask, registry: Registry, judged: pd.DataFrame, customers: list[str],
 ) -> ChampionCheck | None:
     """The champion before this run, scored on the judged rows after its training window."""
-    champion = registry.champion(task.name)
-    if champion is None:
+    window = champion_window(registry, task.name, judged, customers)
+    if window is None:
         return None
-    tags = champion.tags
-    check = ChampionCheck(version=str(champion.version),
-                          customers_held=customers_held(tags, customers),
-                          trained_before=tags.get("trained_before"))
-    rows = judged
-    if check.trained_before:
-        rows = judged[judged["as_of"] >= pd.Timestamp(check.trained_before)]
+    check = ChampionCheck(version=window.version, customers_held=window.customers_held,
+                          trained_before=window.trained_before)
+    rows = window.rows
     labels = rows[task.label].to_numpy(dtype=int)
     n_positive = int(labels.sum())
     counts = {"n_positive": n_positive, "n_negative": len(labels) - n_positive}
