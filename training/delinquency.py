@@ -45,10 +45,8 @@ from features import build_customer_features, invoice_settlements
 from ledger.loader import Ledger
 from ledger.summary import ledger_end
 from models.limits import DESIGN_LABEL, SeriousLabel
-from models.risk_model import RiskModel
 from training.config import TrainingConfig
 from training.examples import TaskExamples
-from training.fit import fit_risk_model
 
 SERIOUS_MODEL_NAME = "serious-delinquency"
 HORIZON_DAYS = DESIGN_LABEL.days
@@ -368,19 +366,6 @@ def serious_task_examples(
                 **plan.horizon.metadata, "horizons_passed_over": "; ".join(plan.tried) or "none"},
         model_metadata={**plan.horizon.metadata,
                         "label_base_rate": train.counts["serious"] / len(train.frame)})
-
-
-def fit_serious_model(
-    ledger: Ledger, *, cutoff: dt.date, config: TrainingConfig,
-    horizon: SeriousLabel = DESIGN_LABEL,
-) -> tuple[RiskModel, dict, CustomerExamples]:
-    """Fit on the as-of dates whose labels are known before `cutoff` (no MLflow)."""
-    examples = training_examples(ledger, cutoff, horizon)
-    train = examples.frame.drop(columns="label_known_from").rename(columns={"serious": "late"})
-    model, info = fit_risk_model(train, inner_share_for(config, examples.frame))
-    model.metadata.update(target=f"serious delinquency: {horizon.text}",
-                          trained_before=str(cutoff), **horizon.metadata)
-    return model, info, examples
 
 
 def inner_share_for(config: TrainingConfig, train: pd.DataFrame) -> TrainingConfig:
