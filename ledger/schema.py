@@ -116,6 +116,10 @@ INVOICES = Table(
         Column("document_type", "text", "Document type as exported, e.g. `invoice`.",
                required=False),
         Column("po_number", "text", "Customer purchase-order reference.", required=False),
+        Column("paperless", "bool", "How the invoice was delivered, known at issue: true when "
+               "electronically (e-mail, EDI, portal), false when on paper; empty if unknown. "
+               "Features read it as of the issue date (`paperless`, the customer's earlier "
+               "invoices by channel); without it they are missing.", required=False),
     ),
 )
 

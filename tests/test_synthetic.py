@@ -139,10 +139,11 @@ def test_all_tables_have_rows_and_optional_columns_are_filled(ledger: dict[str, 
         assert table.num_rows > 0, name
     for name, spec in TABLES.items():
         for column in spec.columns:
-            if column.name in ("resolved_date", "kept", "po_number"):
+            if column.name in ("resolved_date", "kept", "po_number", "paperless"):
                 continue
             assert ledger[name][column.name].null_count == 0, (name, column.name)
     assert 0 < ledger["invoices"]["po_number"].null_count < ledger["invoices"].num_rows
+    assert ledger["invoices"]["paperless"].null_count == ledger["invoices"].num_rows
 
 
 @pytest.mark.parametrize(("table", "pattern"), [

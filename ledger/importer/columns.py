@@ -43,7 +43,7 @@ def pick(
             out[name] = pd.Series(None, index=frame.index, dtype=object)
             continue
         try:
-            parsed = parse(frame[column], kinds.get(name, "text"), fmt)
+            parsed = parse(frame[column], kinds.get(name, "text"), fmt.for_column(name))
         except AmbiguousDates as exc:
             problems.append(ImportProblem(str(export.files[0]), None, column, None, str(exc)))
             out[name] = pd.Series(None, index=frame.index, dtype=object)

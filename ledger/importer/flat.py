@@ -62,6 +62,11 @@ def flat_tables(export: Export, mapping: ImportMapping, fmt: ValueFormat,
     disputes = _disputes(rows, paid_date, mapping.export_date)
     origin["disputes"] = origin_of(export, disputes["dispute_id"], disputes.index)
     notes += payment_notes + customer_notes + completed
+    if "paperless" in wanted:
+        known = invoices["paperless"].dropna()
+        notes.append(f"paperless: the delivery channel at issue, {int(known.sum()):,} "
+                     f"electronic, {int((~known.astype(bool)).sum()):,} on paper, "
+                     f"{len(invoices) - len(known):,} unknown")
     if "disputed" in wanted:
         notes.append("disputes: a flag without dates: dated at the settlement (opened and "
                      "resolved), or at the export date for invoices still open")

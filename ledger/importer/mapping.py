@@ -37,6 +37,8 @@ class FlatColumns(_Strict):
     """Amount paid, for partly paid invoices; empty = the whole amount once paid."""
     disputed: str | None = None
     """A yes/no flag: the invoice was disputed."""
+    paperless: str | None = None
+    """A yes/no flag: the invoice was delivered electronically (false: on paper)."""
     currency: str | None = None
     document_type: str | None = None
     po_number: str | None = None
@@ -64,6 +66,27 @@ class TableFile(_Strict):
     """The file, relative to `source` (a folder)."""
     columns: dict[str, str] = Field(default_factory=dict)
     """Contract name = column in the file; columns already named as the contract need none."""
+
+
+class FlagValues(_Strict):
+    """How one yes/no column writes its values, e.g. PaperlessBill's Electronic / Paper."""
+
+    true: tuple[str, ...] = Field(min_length=1)
+    """Values meaning true (case does not matter)."""
+    false: tuple[str, ...] = Field(min_length=1)
+    """Values meaning false."""
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> FlagValues:
+        both = {v.strip().lower() for v in self.true} & {v.strip().lower() for v in self.false}
+        if both:
+            raise ValueError(f"{sorted(both)} cannot mean both true and false")
+        return self
+
+
+FLAG_COLUMNS: frozenset[str] = frozenset(
+    {"disputed"} | {c.name for t in TABLES.values() for c in t.columns if c.type == "bool"})
+"""Contract (and flat-layout) columns holding yes/no flags: the keys `[values]` accepts."""
 
 
 class Defaults(_Strict):
@@ -98,6 +121,9 @@ class ImportMapping(_Strict):
     export_date: dt.date | None = None
     """Date of the export (default: its latest date): disputes of invoices still open are
     dated then, since a flag without a date is known only at the export."""
+    values: dict[str, FlagValues] = Field(default_factory=dict)
+    """Per yes/no column, its own spellings instead of true_values / false_values:
+    `[values.paperless] true = ["Electronic"], false = ["Paper"]`."""
     columns: FlatColumns | None = None
     tables: dict[str, TableFile] | None = None
     defaults: Defaults = Field(default_factory=Defaults)
@@ -108,6 +134,10 @@ class ImportMapping(_Strict):
     def _layout_parts(self) -> ImportMapping:
         if self.decimal == self.thousands:
             raise ValueError("decimal and thousands must differ")
+        unknown_flags = sorted(set(self.values) - FLAG_COLUMNS)
+        if unknown_flags:
+            raise ValueError(f"values: {unknown_flags} are not yes/no columns; expected some "
+                             f"of {sorted(FLAG_COLUMNS)}")
         if self.layout == "flat" and self.columns is None:
             raise ValueError('layout "flat" needs a [columns] table')
         if self.layout == "flat" and self.tables is not None:

@@ -41,7 +41,8 @@ def import_ledger(mapping_path: str | Path, out: str | Path, *,
     mapping = load_mapping(mapping_path, source=source)
     options = ReadOptions(mapping.delimiter, mapping.encoding, mapping.sheet)
     fmt = ValueFormat(mapping.date_format, mapping.decimal, mapping.thousands,
-                      mapping.true_values, mapping.false_values)
+                      mapping.true_values, mapping.false_values,
+                      tuple((name, v.true, v.false) for name, v in mapping.values.items()))
     problems: list[ImportProblem] = []
     if mapping.layout == "flat":
         files = read_export(mapping.source, options)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -35,6 +35,15 @@ class ValueFormat:
     thousands: str | None = None
     true_values: tuple[str, ...] = ("yes", "true", "1")
     false_values: tuple[str, ...] = ("no", "false", "0")
+    flags: tuple[tuple[str, tuple[str, ...], tuple[str, ...]], ...] = ()
+    """(column, true values, false values) of yes/no columns spelled their own way."""
+
+    def for_column(self, name: str) -> ValueFormat:
+        """The format of contract column `name`: its own true/false values, if it has them."""
+        for column, true_values, false_values in self.flags:
+            if column == name:
+                return replace(self, true_values=true_values, false_values=false_values)
+        return self
 
 
 class AmbiguousDates(ValueError):
@@ -149,7 +158,7 @@ def parse_booleans(raw: pd.Series, fmt: ValueFormat) -> Parsed:
         else:
             out.append(None)
             bad[i] = True
-    expected = f"one of {', '.join(fmt.true_values)} / {', '.join(fmt.false_values)}"
+    expected = f"{' or '.join(fmt.true_values)} (true) or {' or '.join(fmt.false_values)} (false)"
     return Parsed(pd.Series(out, index=raw.index, dtype=object), bad, expected)
 
 

@@ -101,6 +101,7 @@ def _invoices_table(rng: np.random.Generator, invoices: _Invoices, customers: _C
         "currency": currency.take(customer),
         "document_type": pa.repeat(pa.scalar("invoice"), len(invoices)).cast(pa.string()),
         "po_number": _po_numbers(rng, customers.uses_po[invoices.customer]),
+        "paperless": pa.nulls(len(invoices), pa.bool_()),  # no delivery channel is simulated
     })
 
 
