@@ -10,7 +10,7 @@ are columns every builder provides:
   `credit_limit_c` (cents), `created_date`, `payment_terms_days`, `country`, `industry`,
   `segment`;
 - invoice (kinds `invoice` and `state`): `amount_c` (cents), `issue_date`, `due_date`,
-  `currency`;
+  `currency`, `paperless` (the delivery channel known at issue, NULL if unknown);
 - invoice state as of `as_of` (kind `state`, snapshot only): `inv_open_c`, `inv_paid_c`,
   `inv_credited_c`, `inv_payments_n`, `inv_open_dispute`, `inv_active_promise`,
   `inv_broken_promise`.
@@ -399,6 +399,42 @@ def _habits() -> list[FeatureSpec]:
     return specs
 
 
+CHANNEL_FEATURES: tuple[str, ...] = ("paperless", "paperless_share", "late_share_same_channel")
+"""Features of the delivery channel (`invoices.paperless`): missing where the ledger has none."""
+
+
+def _channel() -> list[FeatureSpec]:
+    """How invoices are delivered (paper or electronic), known at issue: the invoice's own
+    channel, the customer's share of earlier invoices sent electronically, and its late share
+    among earlier invoices sent the same way."""
+    own = "{late_n@all} / nullif({settled_n@all}, 0)"
+    same = {channel: shrunk(f"{{late_{channel}_n@all}}", f"{{settled_{channel}_n@all}}", own)
+            for channel in ("paperless", "paper")}
+    unknown = "delivery channel unknown"
+    return [
+        FeatureSpec("paperless", "1 if the invoice was sent electronically (e-mail, EDI, "
+                    "portal), 0 if on paper; null when the ledger does not say.", "invoice",
+                    "CAST(paperless AS INTEGER)", dtype="int", extra_tables=("invoices",),
+                    reason=Reason("invoice sent electronically", zero="invoice sent on paper",
+                                  missing=unknown)),
+        FeatureSpec("paperless_share", "Share of the customer's invoices issued before as_of "
+                    "(with a known channel) that were sent electronically.", "history",
+                    "{paperless_n} / nullif({channel_known_n}, 0)",
+                    reason=Reason("{value:.0%} of earlier invoices sent electronically",
+                                  missing="no earlier invoice with a known delivery channel")),
+        FeatureSpec("late_share_same_channel", "Late share of the customer's invoices settled "
+                    "before as_of that were sent the way this one is (paper or electronic), "
+                    "shrunk toward the customer's own late share when they are few (empirical "
+                    "Bayes; null when the channel or every settlement is unknown).", "invoice",
+                    f"CASE WHEN paperless THEN {same['paperless']} "
+                    f"WHEN NOT paperless THEN {same['paper']} END",
+                    extra_tables=("invoices",), monotone=1,
+                    reason=Reason("paid about {value:.0%} of earlier invoices sent the same way "
+                                  "late", missing="no settled invoice or delivery channel "
+                                                  "on record")),
+    ]
+
+
 def _bucket_text(label: str) -> str:
     return label.replace("_plus", "+").replace("_", "-")
 
@@ -544,6 +580,7 @@ def _catalog() -> list[FeatureSpec]:
                     reason=Reason("issued {value:.0f} days before a quarter end")),
         *_calendar(),
         *_habits(),
+        *_channel(),
         FeatureSpec("country", "Customer country (ISO 3166 alpha-2).", "customer", "country",
                     dtype="category", reason=Reason("country {value}")),
         FeatureSpec("industry", "Customer industry.", "customer", "industry",

@@ -95,6 +95,13 @@ MEASURES: dict[str, Measure] = {m.name: m for m in (
     Measure("last_late_date", "settlement date of the last invoice settled late", _SETTLE,
             agg="max"),
     Measure("late_1_5_n", "invoices settled 1 to 5 days after their due date", _SETTLE),
+    Measure("paperless_n", "invoices issued that were sent electronically", ("invoices",)),
+    Measure("channel_known_n", "invoices issued with a known delivery channel",
+            ("invoices",)),
+    *(Measure(f"{what}_{channel}_n", f"invoices sent {words} settled"
+              f"{' after their due date' if what == 'late' else ''}", _SETTLE)
+      for channel, words in (("paperless", "electronically"), ("paper", "on paper"))
+      for what in ("settled", "late")),
     *(Measure(f"pay_wd{k}_n", f"payments made on ISO weekday {k} (1 = Monday)",
               ("invoices", "payments")) for k in range(1, 8)),
     Measure("paid_c", "amount paid, cents", ("invoices", "payments")),
@@ -171,7 +178,7 @@ def base_stages(
             FROM customers c LEFT JOIN fx_rates f USING (currency)""", materialize=True),
         Stage("inv", f"""
             SELECT i.invoice_id, CAST(i.rowid AS BIGINT) AS ik, c.ck, i.issue_date,
-                   i.due_date, i.currency, {cents('i.amount')} AS amount_c
+                   i.due_date, i.currency, {cents('i.amount')} AS amount_c, i.paperless
             FROM invoices i JOIN cust c USING (customer_id)
             WHERE {_before('i.issue_date', before)} AND ({customers}) AND ({invoices})""",
               materialize=True),
@@ -186,7 +193,7 @@ def base_stages(
               AND customer_id IN (SELECT customer_id FROM chunk)"""),
         Stage("app_cum", """
             SELECT i.ik, i.ck, greatest(a.d, i.issue_date) AS d, i.due_date, i.amount_c,
-                   a.pay_c, a.pay_n, a.cn_c, a.day_c,
+                   i.paperless, a.pay_c, a.pay_n, a.cn_c, a.day_c,
                    sum(a.day_c) OVER (PARTITION BY i.ik ORDER BY greatest(a.d, i.issue_date)
                                       ROWS UNBOUNDED PRECEDING) AS cum_c
             FROM (
@@ -253,6 +260,10 @@ class EventSource:
 
 _SETTLEMENT = ("settled_n", "late_n", "days_late_sum", "days_late_sq", "settled_c",
                "days_late_c", "last_late_date", "late_1_5_n")
+_CHANNELS = {"paperless": "paperless", "paper": "NOT paperless"}
+"""Delivery channels of invoices (`invoices.paperless`) and the SQL that picks them."""
+_CHANNEL_SETTLEMENT = tuple(f"{what}_{channel}_n" for channel in _CHANNELS
+                            for what in ("settled", "late"))
 _PAY_WEEKDAYS = tuple(f"pay_wd{k}_n" for k in range(1, 8))
 _OVERDUE = tuple(f"overdue_{label}_c" for label in AGING_LABELS)
 
@@ -276,14 +287,22 @@ def event_sources() -> list[EventSource]:
                              for k in range(1, 8))
     rem = " ".join(f"WHEN {k} THEN amount_c - applied_{k}_c"
                    for k in range(1, len(AGING_BOUNDARIES) + 1))
+    by_channel = ", ".join(
+        f"CASE WHEN settles AND {picks} THEN {'1' if what == 'settled' else late} END "
+        f"AS {what}_{channel}_n"
+        for channel, picks in _CHANNELS.items() for what, late
+        in (("settled", None), ("late", f"CAST({days_late} > 0 AS INTEGER)")))
     return [
         EventSource("issue", ("invoices_n", "invoiced_c", "first_invoice_date", "open_n",
-                              "open_c"), """
+                              "open_c", "paperless_n", "channel_known_n"), """
             SELECT ck, issue_date AS d, 1 AS invoices_n, amount_c AS invoiced_c,
-                   issue_date AS first_invoice_date, 1 AS open_n, amount_c AS open_c
+                   issue_date AS first_invoice_date, 1 AS open_n, amount_c AS open_c,
+                   CASE WHEN paperless THEN 1 END AS paperless_n,
+                   CASE WHEN paperless IS NOT NULL THEN 1 END AS channel_known_n
             FROM inv"""),
         EventSource("application", ("credited_c", "paid_c", "last_payment_date", "open_c",
-                                    *_OVERDUE, "open_n", *_SETTLEMENT, *_PAY_WEEKDAYS), f"""
+                                    *_OVERDUE, "open_n", *_SETTLEMENT, *_CHANNEL_SETTLEMENT,
+                                    *_PAY_WEEKDAYS), f"""
             SELECT ck, d, nullif(cn_c, 0) AS credited_c, nullif(pay_c, 0) AS paid_c,
                    CASE WHEN pay_c > 0 THEN d END AS last_payment_date,
                    -reduce AS open_c, {applied_buckets},
@@ -296,7 +315,7 @@ def event_sources() -> list[EventSource]:
                    CASE WHEN settles THEN amount_c * {days_late} END AS days_late_c,
                    CASE WHEN settles AND {days_late} > 0 THEN d END AS last_late_date,
                    CASE WHEN settles AND {days_late} BETWEEN 1 AND 5 THEN 1 END AS late_1_5_n,
-                   {pay_weekdays}
+                   {by_channel}, {pay_weekdays}
             FROM (SELECT *, {reduce} AS reduce, {settles} AS settles FROM app_cum)
             WHERE reduce > 0 OR cn_c > 0"""),
         EventSource("aging", _OVERDUE, f"""

@@ -237,7 +237,8 @@ def snapshot_stages(as_of: dt.date) -> tuple[list[Stage], str]:
         *event_stages(before=as_of),
         asof_hist_stage(specs, as_of),
         Stage("open_inv", f"""
-            SELECT s.invoice_id, s.ck, s.issue_date, s.due_date, i.currency, s.amount_c,
+            SELECT s.invoice_id, s.ck, s.issue_date, s.due_date, i.currency, i.paperless,
+                   s.amount_c,
                    {t} AS as_of,
                    coalesce(a.paid_c, 0) AS inv_paid_c,
                    coalesce(a.credited_c, 0) AS inv_credited_c,
@@ -259,7 +260,7 @@ def snapshot_stages(as_of: dt.date) -> tuple[list[Stage], str]:
                        WHERE promised_date < {t} AND NOT kept AND invoice_id IS NOT NULL
                    ) OR coalesce(s.issue_date <= b.last_broken_created, FALSE)
                    AS inv_broken_promise
-            FROM inv_state s JOIN (SELECT ik, currency FROM inv) i USING (ik)
+            FROM inv_state s JOIN (SELECT ik, currency, paperless FROM inv) i USING (ik)
             LEFT JOIN (
                 SELECT ik, sum(pay_c) AS paid_c, sum(cn_c) AS credited_c,
                        sum(pay_n) AS payments_n

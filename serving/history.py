@@ -50,7 +50,7 @@ POSTED_STATE: dict[str, str] = {
 """The invoice-state inputs of a posted invoice: nothing applied, no dispute, no promise."""
 
 _POSTED_INPUTS = {"as_of": "DATE", "issue_date": "DATE", "due_date": "DATE", "amount": "DOUBLE",
-                  "currency": "VARCHAR", "rate": "DOUBLE",
+                  "currency": "VARCHAR", "paperless": "BOOLEAN", "rate": "DOUBLE",
                   **dict.fromkeys(CALENDAR_COLUMNS, "DOUBLE")}
 
 PREPARED_ROWS = 16
@@ -208,8 +208,9 @@ class PostedFeatures:
         """Features of posted invoices, one row each in their order.
 
         `posted`: `invoice_id`, `customer_id`, `issue_date`, `due_date`, `amount`, `currency`
-        and `as_of` (the date each is scored as of). Returns the keys, `cold_start`, the
-        customer features and the invoice and state features (snapshot dtypes).
+        and `as_of` (the date each is scored as of), optionally `paperless` (None: unknown).
+        Returns the keys, `cold_start`, the customer features and the invoice and state
+        features (snapshot dtypes).
         """
         keys = np.array([self.keys.get(c, COLD_START_KEY) for c in posted["customer_id"]],
                         dtype=np.int64)
@@ -228,6 +229,7 @@ class PostedFeatures:
             **{c: calendar[c].tolist() for c in CALENDAR_COLUMNS},
             "amount": posted["amount"].to_numpy(dtype=float).tolist(),
             "currency": posted["currency"].astype(str).tolist(),
+            "paperless": _flags(posted.get("paperless"), len(posted)),
             "rate": rate.astype(float).tolist(),
             **{c: self.inputs[c].to_numpy()[keys].astype(float).tolist()
                for c in history_measures()},
@@ -248,9 +250,20 @@ class PostedFeatures:
         self._con.close()
 
 
+def _flags(column: pd.Series | None, rows: int) -> list[bool | None]:
+    """A yes/no column as True, False or None (unknown); all None without the column."""
+    if column is None:
+        return [None] * rows
+    return [None if value is None or value is pd.NA or value != value else bool(value)
+            for value in column.tolist()]
+
+
 def _list_literal(values: list, kind: str) -> str:
-    """A DuckDB list literal of dates, strings or doubles (NaN and infinities spelled out)."""
-    if kind == "DATE":
+    """A DuckDB list literal of dates, strings, flags or doubles (NaN and infinities spelled
+    out)."""
+    if kind == "BOOLEAN":
+        items = ["NULL" if value is None else str(bool(value)).upper() for value in values]
+    elif kind == "DATE":
         items = [f"DATE '{value.isoformat()}'" for value in values]
     elif kind == "VARCHAR":
         items = ["'" + str(value).replace("'", "''") + "'" for value in values]

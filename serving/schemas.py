@@ -83,6 +83,9 @@ class PostedInvoice(Request):
     due_date: Day = Field(description=f"YYYY-MM-DD, {DATE_RANGE}, not before issue_date")
     amount: float = Field(gt=0, le=1e13, description="Invoice amount in its currency, > 0")
     currency: Currency = Field(description="ISO 4217 code; the customer's own currency")
+    paperless: bool | None = Field(
+        None, description="true if the invoice is sent electronically (e-mail, EDI, portal), "
+                          "false if on paper; omitted or null if unknown")
 
     @model_validator(mode="after")
     def _due_after_issue(self) -> PostedInvoice:

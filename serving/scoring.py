@@ -122,7 +122,8 @@ class Scorer:
                                 "the customer history would hold later facts", "as_of")
         self._check_invoices(invoices)
         day = as_of or self.as_of
-        return [{**{k: inv[k] for k in INVOICE_FIELDS}, "as_of": max(day, inv["issue_date"])}
+        return [{**{k: inv[k] for k in INVOICE_FIELDS}, "paperless": inv.get("paperless"),
+                 "as_of": max(day, inv["issue_date"])}
                 for inv in invoices]
 
     def score_rows(self, rows: Sequence[Mapping[str, Any]], *,

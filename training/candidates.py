@@ -3,7 +3,10 @@ cross-validation inside the training period, never on the validation period.
 
 Candidates (`candidates`), simplest first:
 - `late_share`: the customer's late share (a logistic regression on `late_share_all`);
-- `logistic_history`: the logistic baseline (`training.baselines.HISTORY_FEATURES`);
+- `logistic_history`: the logistic baseline (`training.baselines.HISTORY_FEATURES`); for a
+  task that asks for the delivery channel (`channel`), on a ledger that has one,
+  `logistic_channel` instead: the same inputs plus `features.catalog.CHANNEL_FEATURES` (not a
+  baseline rule: the gate asks it to beat the baselines by the margin);
 - `linear_c<C>`: an L2-regularized logistic regression on every input (`LinearRiskModel`),
   one per `[training.candidates] linear_c`;
 - `lightgbm_small`, `lightgbm_medium`, and from 20,000 rows `lightgbm_large`: LightGBM with
@@ -44,6 +47,7 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
+from features.catalog import CHANNEL_FEATURES
 from models.linear_model import LinearRiskModel, design_layout
 from models.risk_model import RiskModel, sigmoid, within_explain_budget
 from models.store import ScoringModel
@@ -178,9 +182,10 @@ def _lightgbm_rule(
 
 
 def candidates(
-    rows: int, *, features: list[str], label: str, config: TrainingConfig,
+    rows: int, *, features: list[str], label: str, config: TrainingConfig, channel: bool = False,
 ) -> list[Candidate]:
-    """The candidates for `rows` training rows over `features`, simplest first."""
+    """The candidates for `rows` training rows over `features`, simplest first; `channel`: the
+    logistic-history candidate sees the delivery channel where `features` have it."""
     seed = config.seed
 
     def linear(names: list[str], c: float) -> FitRule:
@@ -193,7 +198,11 @@ def candidates(
     if "late_share_all" in features:
         chosen.append(Candidate("late_share", "linear", linear(["late_share_all"], 1.0)))
     history = [f for f in HISTORY_FEATURES if f in features]
-    if history:
+    channel_inputs = [f for f in CHANNEL_FEATURES if f in features] if channel else []
+    if history and channel_inputs:
+        chosen.append(Candidate("logistic_channel", "linear",
+                                linear(history + channel_inputs, 1.0)))
+    elif history:
         chosen.append(Candidate("logistic_history", "linear", linear(history, 1.0)))
     chosen += [Candidate(f"linear_c{c:g}", "linear", linear(features, c))
                for c in sorted(config.candidates.linear_c)]
@@ -207,19 +216,22 @@ def candidates(
 def choose_model(
     train: pd.DataFrame, *, label: str, features: list[str], config: TrainingConfig,
     progress: Progress | None = None, known_from: pd.Series | None = None,
+    channel: bool = False,
 ) -> tuple[ScoringModel, dict, pd.DataFrame]:
     """Score the candidates by rolling-origin cross-validation on `train`, refit the winner on
     all of `train` and calibrate it on its scores of the last fold.
 
     `known_from`: the date each row's label became known (default its `as_of`); a fold fits
-    only on rows known before the slice it scores. Returns the model, fit details for the run
-    (`chosen`, `cv_folds`, `cv_<candidate>_auc`, calibration) and the comparison (one row per
-    candidate and fold: `COMPARISON_COLUMNS`).
+    only on rows known before the slice it scores. `channel`: see `candidates`. Inputs missing
+    on every training row (a ledger without a delivery channel) are left out. Returns the
+    model, fit details for the run (`chosen`, `cv_folds`, `cv_<candidate>_auc`, calibration)
+    and the comparison (one row per candidate and fold: `COMPARISON_COLUMNS`).
     """
     step = progress or (lambda _message: None)
     missing = [c for c in [label, "as_of", *features] if c not in train.columns]
     if missing:
         raise ValueError(f"training examples lack the columns {', '.join(missing)}")
+    features = [f for f in features if train[f].notna().any()]
     settings = config.candidates
     rows_available = len(train)
     train = sample_rows(train, config.max_train_rows, config.seed)
@@ -227,7 +239,8 @@ def choose_model(
         known_from = known_from.loc[train.index].reset_index(drop=True)
     train = train.reset_index(drop=True)
     labels = train[label].to_numpy(dtype=int)
-    pool = candidates(len(train), features=features, label=label, config=config)
+    pool = candidates(len(train), features=features, label=label, config=config,
+                      channel=channel)
     folds = rolling_folds(train["as_of"], folds=settings.folds,
                           scored_share=settings.scored_share, known_from=known_from)
     folds = [f for f in folds if _both_outcomes(labels[f.fit_rows])

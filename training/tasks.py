@@ -118,6 +118,9 @@ class ModelTask:
     """Further validation rows whose metrics are logged with a prefix (`aged_auc`)."""
     fit_config: Callable[[TrainingConfig, pd.DataFrame], TrainingConfig] | None = None
     """Adjusts the training configuration to the training rows (None: as given)."""
+    channel_inputs: bool = False
+    """The logistic-history candidate also sees the delivery channel where the ledger has it
+    (`training.candidates`): how an invoice is sent bears on paying it on time."""
     explained_per_request: bool = False
     """The API explains this model's scores request by request (`/score_invoices` reasons),
     so its LightGBM candidates keep to `[training.candidates] explain_budget`; the others
@@ -156,6 +159,7 @@ LATE_PAYMENT = ModelTask(
         contributions="What drives the late-payment scores"),
     judged_rows=lambda frame: frame["kind"] == "issue",
     more_metrics={"aged": lambda frame: frame["kind"] == "snapshot"},
+    channel_inputs=True,
     explained_per_request=True,
 )
 

@@ -159,7 +159,8 @@ class BinaryKind:
                 update={"explain_budget": None})})
         model, info, candidates = choose_model(
             train, label=task.label, features=feature_columns(train), config=config,
-            progress=progress, known_from=label_known_from(task, train, config))
+            progress=progress, known_from=label_known_from(task, train, config),
+            channel=task.channel_inputs)
         model.metadata.update(task=task.name, label=task.label)
         return model, info, candidates
 
