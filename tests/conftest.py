@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -116,14 +118,33 @@ API_AS_OF = "2026-03-01"
 
 @pytest.fixture(scope="session")
 def api_workdir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A generated ledger and a working folder with the three champions trained on it and a
-    snapshot as of API_AS_OF (trained once per session for the API tests): (ledger, work)."""
+    """A generated ledger and a working folder with the champions trained on it and a snapshot
+    as of API_AS_OF, for the API tests: (ledger, work). Trained once per test run: the first
+    pytest-xdist worker builds it under a file lock in the run's shared temporary folder, and
+    every worker (or a run without xdist) works on its own copy, so no test sees another's
+    writes."""
+    from filelock import FileLock
+
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the folder all workers of this run share
+    built = shared / "api-built"
+    with FileLock(str(built) + ".lock"):
+        if not (built / "done").exists():
+            _build_api_workdir(built)
+    root = tmp_path_factory.mktemp("api")
+    shutil.copytree(built, root, dirs_exist_ok=True)
+    return root / "ledger", root / "work"
+
+
+def _build_api_workdir(root: Path) -> None:
+    """Generate the API tests' ledger, train its champions and score it into `root`."""
     from typer.testing import CliRunner
 
     from ledger.synthetic import SyntheticConfig, generate_ledger, write_ledger
     from o2c.cli import app
 
-    root = tmp_path_factory.mktemp("api")
+    shutil.rmtree(root, ignore_errors=True)
     ledger = root / "ledger"
     write_ledger(generate_ledger(SyntheticConfig(customers=300, months=30, seed=8)), ledger)
     env = {"O2C_WORKDIR": str(root / "work")}
@@ -131,7 +152,7 @@ def api_workdir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     result = CliRunner().invoke(app, ["score", "--ledger", str(ledger), "--as-of", API_AS_OF],
                                 env=env)
     assert result.exit_code == 0, result.output
-    return ledger, root / "work"
+    (root / "done").touch()
 
 
 def train_champions_cli(ledger: Path, valid_from: str, env: dict[str, str]) -> dict:
