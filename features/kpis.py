@@ -1,5 +1,6 @@
 """Receivables KPIs as of a date: DSO, best possible DSO, average days delinquent, CEI, aging,
-promises kept and open disputes, per customer, segment or country, and as a monthly trend.
+promises kept and open disputes, per customer, segment, country or owning collector, and as a
+monthly trend.
 
 Every figure as of D uses only facts dated before D (as the features do), in the reporting
 currency (`fx_rates`; `ledger.summary.reporting_currency` names it). With W = 90 days:
@@ -24,7 +25,10 @@ currency (`fx_rates`; `ledger.summary.reporting_currency` names it). With W = 90
 
 Amounts are summed in whole cents of each customer's currency (exact), then converted; the
 figures of a group are computed from per-customer components (`kpi_components`), which add
-up, so any grouping of a portfolio, here or in the API, gives the same figures.
+up, so any grouping of a portfolio, here or in the API, gives the same figures. Grouping by
+collector needs each customer's owner, which the workflow store keeps (a later stage): the
+caller passes the mapping customer -> collector down (`owners`); customers without an owner
+are grouped under "unassigned".
 """
 
 from __future__ import annotations
@@ -44,15 +48,12 @@ from ledger.summary import AGING_BUCKETS, reporting_currency
 WINDOW_DAYS = 90
 """Days of sales, collections and promises the KPIs look back over."""
 
-GROUPINGS: tuple[str, ...] = ("customer", "segment", "country")
-"""What the figures can be grouped by (customer attributes of the ledger)."""
+GROUPINGS: tuple[str, ...] = ("customer", "segment", "country", "collector")
+"""What the figures can be grouped by: customer attributes of the ledger, and the owning
+collector (from the workflow store, passed in as `owners`)."""
 
-NO_COLLECTOR = (
-    "KPIs by collector need each customer's owning collector, and the ledger has none yet: "
-    "the worklist's collectors ([api] collectors) are given customers day by day by "
-    "capacity (models.worklist.assign_collectors), which would credit a collector with "
-    "another's work. Group by customer, segment or country instead.")
-"""Why `by="collector"` is refused (a later issue gives customers owners)."""
+UNASSIGNED = "unassigned"
+"""Group name of customers without an owning collector."""
 
 NO_VALUE = "(none)"
 """Group name of customers without a segment."""
@@ -101,21 +102,21 @@ def kpi_components(ledger: Ledger, as_of: dt.date) -> pd.DataFrame:
             .reset_index(drop=True))
 
 
-def kpi_report(components: pd.DataFrame, as_of: dt.date, by: str | None = None) -> dict:
+def kpi_report(components: pd.DataFrame, as_of: dt.date, by: str | None = None,
+               owners: Mapping[str, str] | None = None) -> dict:
     """The figures of every customer in `components` as of `as_of` (`kpi_figures`), with the
-    date and the reporting currency; with `by`, also `groups` (`kpi_groups`). JSON-ready."""
+    date and the reporting currency; with `by`, also `groups` (`kpi_groups`; `owners`:
+    customer id -> collector, needed by `by="collector"`). JSON-ready."""
     currency = str(components["reporting_currency"].iloc[0]) if len(components) else None
     report = {"as_of": as_of.isoformat(), "currency": currency, **kpi_figures(components)}
     if by is not None:
         report["by"] = by
-        report["groups"] = kpi_groups(components, by)
+        report["groups"] = kpi_groups(components, by, owners)
     return report
 
 
 def check_grouping(by: str | None) -> None:
     """ValueError saying why `by` cannot group the KPIs (None: no grouping, fine)."""
-    if by == "collector":
-        raise ValueError(NO_COLLECTOR)
     if by is not None and by not in GROUPINGS:
         raise ValueError(f"cannot group KPIs by {by!r}; expected one of "
                          f"{', '.join(GROUPINGS)}")
@@ -129,10 +130,18 @@ def kpi_figures(components: pd.DataFrame) -> dict:
     return _figures(totals, len(components), oldest)
 
 
-def kpi_groups(components: pd.DataFrame, by: str) -> list[dict]:
+def kpi_groups(components: pd.DataFrame, by: str,
+               owners: Mapping[str, str] | None = None) -> list[dict]:
     """`kpi_figures` of each group of `by` (one of `GROUPINGS`), largest AR first (ties by
-    name), each with its `group` name."""
+    name), each with its `group` name. By collector, `owners` maps customer ids to their
+    collector (the others: `UNASSIGNED`); ValueError without it."""
     check_grouping(by)
+    if by == "collector":
+        if owners is None:
+            raise ValueError("KPIs by collector need the customers' owners (the workflow "
+                             "store's)")
+        components = components.assign(collector=components["customer_id"].astype(str)
+                                        .map(dict(owners)).fillna(UNASSIGNED))
     column = "customer_id" if by == "customer" else by
     grouped = components.groupby(column, sort=True, dropna=False)
     totals = grouped[[*AMOUNTS, *COUNTS]].sum()

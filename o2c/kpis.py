@@ -34,8 +34,9 @@ def kpis(
     as_of: Annotated[str, typer.Option(
         help="Date of the KPIs, YYYY-MM-DD: only facts dated before it count.")],
     by: Annotated[str | None, typer.Option(
-        help="Also give the figures of each customer, segment or country (collector is "
-             "refused until customers have owning collectors).")] = None,
+        help="Also give the figures of each customer, segment, country or collector (the "
+             "customers' owners in the workflow store; those without one: unassigned).")]
+    = None,
     top: Annotated[int, typer.Option(
         min=1, help="Groups shown in the --by table, largest AR first (--json has all).")]
     = 20,
@@ -60,9 +61,10 @@ def kpis(
         check_grouping(by)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--by") from None
+    owners = collector_owners() if by == "collector" else None
     loaded = load(ledger)
     try:
-        report = kpi_report(kpi_components(loaded, day), day, by)
+        report = kpi_report(kpi_components(loaded, day), day, by, owners)
         trend = kpi_trend(loaded, day) if plot is not None else None
     finally:
         loaded.close()
@@ -71,6 +73,14 @@ def kpis(
         _write_plot(trend, report["currency"], plot)
     if json_output:
         print(json.dumps(report, sort_keys=True))
+
+
+def collector_owners() -> dict[str, str]:
+    """Customer id -> owning collector, from the workflow store the settings name."""
+    from o2c.users import open_workflow_store
+    from serving.workflow.ownership import owners
+
+    return owners(open_workflow_store())
 
 
 def _write_plot(trend: object, currency: str, path: Path) -> None:

@@ -60,7 +60,7 @@ from serving.state import load_scorer
 from serving.webapp.app import create_app
 from serving.webapp.backend import Backend
 from serving.webapp.security import session_secret
-from serving.workflow import actions, alerts, credit, customer_view
+from serving.workflow import actions, alerts, credit, customer_view, ownership
 from serving.workflow.customer_view import LedgerCache
 from serving.workflow.db import store_for
 from serving.workflow.desk import Desk, actor_of, key_lookup
@@ -373,13 +373,19 @@ class O2CRisk:
     def kpis(self, by: str | None = None) -> Any:
         """Receivables KPIs as of the snapshot's date, as `o2c kpis --json` gives them (DSO,
         best possible DSO, ADD, CEI, aging, promises kept, open disputes); `by` (customer,
-        segment or country) adds each group's figures. 400 for another `by`."""
+        segment, country or collector: the store's owners, "unassigned" without one) adds
+        each group's figures. 400 for another `by`."""
         portfolio = self.live.current.portfolio
         try:
             check_grouping(by)
+            owners = ownership.owners(self.store) if by == "collector" else None
         except ValueError as exc:
             return _refuse("/kpis", ApiError(400, str(exc), "by"))
-        return kpi_report(portfolio.kpis, portfolio.as_of, by)
+        except SQLAlchemyError:
+            logger.exception("the workflow store failed on /kpis")
+            return JSONResponse({"error": "the workflow store is unavailable; try again",
+                                 "field": None}, status_code=503)
+        return kpi_report(portfolio.kpis, portfolio.as_of, by, owners)
 
     @http.get("/monitoring", response_model=dict[str, Any])
     def monitoring(self) -> Any:

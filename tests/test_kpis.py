@@ -14,10 +14,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from features.kpis import NO_COLLECTOR, kpi_components, kpi_figures, kpi_report, kpi_trend
+from features.kpis import UNASSIGNED, kpi_components, kpi_figures, kpi_report, kpi_trend
 from ledger import ledger_from_frames, load_ledger
 from ledger.synthetic import SyntheticConfig, generate_ledger, write_ledger
 from o2c.cli import app
+from serving.workflow.config import WorkflowConfig
 from tests.conftest import API_AS_OF, facts_before, tiny_ledger_frames, write_frames
 
 runner = CliRunner()
@@ -132,6 +133,22 @@ def test_hand_computed_groups_and_no_sales() -> None:
         assert none[key] is None, key
 
 
+def test_groups_by_owning_collector_and_unassigned() -> None:
+    """By collector: ann owns C1 and C3 (their parts add up), C2 has no owner: unassigned;
+    without the owners the grouping is refused."""
+    ledger = ledger_from_frames(hand_frames())
+    components = kpi_components(ledger, D)
+    groups = {g["group"]: g for g in kpi_report(components, D, "collector",
+                                                {"C1": "ann", "C3": "ann"})["groups"]}
+    by_segment = {g["group"]: g for g in kpi_report(components, D, "segment")["groups"]}
+    assert list(groups) == [UNASSIGNED, "ann"]  # largest AR first
+    assert {**groups[UNASSIGNED], "group": "mid"} == by_segment["mid"]
+    assert groups["ann"]["customers"] == 2 and groups["ann"]["ar"] == 500.0
+    assert groups["ann"]["sales_90d"] == by_segment["small"]["sales_90d"]
+    with pytest.raises(ValueError, match="owners"):
+        kpi_report(components, D, "collector")
+
+
 def test_before_any_invoice_everything_is_na() -> None:
     ledger = ledger_from_frames(hand_frames())
     figures = kpi_figures(kpi_components(ledger, dt.date(2024, 1, 1)))
@@ -164,8 +181,7 @@ def test_cli_before_any_sales_prints_na(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("args", "expected"), [
-    (["--by", "collector"], "owning"),
-    (["--by", "region"], "customer, segment, country"),
+    (["--by", "region"], "customer, segment, country, collector"),
     (["--as-of", "2024-02-30"], "YYYY-MM-DD"),
     (["--as-of", "3024-01-01"], "2099-12-31"),
 ])
@@ -332,6 +348,46 @@ def test_independent_computation_agrees_on_a_generated_ledger(
         assert_same(group, expected_figures(members), group["group"])
 
 
+@pytest.mark.slow
+def test_cli_groups_by_the_workflow_stores_owners(
+    generated: tuple[Path, dict[str, pd.DataFrame]], tmp_path: Path,
+) -> None:
+    """`o2c kpis --by collector` reads the owners from the workflow store the settings name:
+    each collector's figures equal the independent computation over their customers, the
+    customers without an owner are "unassigned"."""
+    from serving.workflow import users
+    from serving.workflow.db import open_store
+    from serving.workflow.ownership import owners
+    from serving.workflow.tables import Owner
+    from serving.workflow.users import add_user
+
+    folder, frames = generated
+    day = dt.date(2025, 6, 1)
+    url = f"sqlite:///{tmp_path / 'workflow.db'}"
+    store = open_store(url)
+    for name in ("ann", "bob"):
+        add_user(store, name, "collector")
+    ids = sorted(frames["customers"]["customer_id"])
+    with store.begin() as session:
+        user_ids = {name: users.get_user(session, name).id for name in ("ann", "bob")}
+        session.add_all(Owner(customer_id=c, user_id=user_ids["ann" if k % 3 else "bob"])
+                        for k, c in enumerate(ids[:200]))
+    owned = owners(store)
+    store.engine.dispose()
+    result = runner.invoke(app, ["kpis", "--ledger", str(folder), "--as-of", str(day),
+                                 "--by", "collector", "--json"],
+                           env={"O2C_DATABASE_URL": url, "O2C_WORKDIR": str(tmp_path / "w")})
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output.strip().splitlines()[-1])
+    by_customer = independent(frames, day)
+    assert {g["group"] for g in report["groups"]} == {"ann", "bob", UNASSIGNED}
+    for group in report["groups"]:
+        members = [by_customer[c] for c in ids if owned.get(c, UNASSIGNED) == group["group"]]
+        assert group["customers"] == len(members)
+        assert_same(group, expected_figures(members), group["group"])
+    assert "By collector" in result.output
+
+
 def test_facts_on_or_after_the_date_change_nothing(
     generated: tuple[Path, dict[str, pd.DataFrame]],
 ) -> None:
@@ -394,30 +450,50 @@ KEYS = {"kpi-collector-key-01": "collector", "kpi-admin-key-00001": "admin"}
 def test_api_serves_the_snapshot_dates_figures(api_workdir: tuple[Path, Path],
                                                tmp_path: Path) -> None:
     """`GET /kpis` on the real server answers what `o2c kpis --json` prints for the
-    snapshot's date; a collector may read it; by=collector and unknown groupings get 400."""
+    snapshot's date, by country and by the store's collectors (on a copy of the working
+    folder whose store gives some customers owners); a collector may read it; unknown
+    groupings get 400."""
     import httpx
 
     from serving.local import running_server
+    from serving.workflow.db import default_url, open_store
+    from serving.workflow.ownership import assign_new, owners
+    from serving.workflow.users import add_user
 
-    ledger, work = api_workdir
-    cli = runner.invoke(app, ["kpis", "--ledger", str(ledger), "--as-of", API_AS_OF,
-                              "--by", "country", "--json"])
-    assert cli.exit_code == 0, cli.output
-    expected = json.loads(cli.output.strip().splitlines()[-1])
+    ledger, shared = api_workdir
+    work = tmp_path / "work"
+    shutil.copytree(shared, work)
+    store = open_store(default_url(work))
+    add_user(store, "kpi-ann", "collector")
+    loaded = load_ledger(ledger)
+    customers = loaded.df("customers")
+    loaded.close()
+    assign_new(store, customers["customer_id"].head(100), customers, WorkflowConfig())
+    owned = owners(store)
+    store.engine.dispose()
+    env = {"O2C_WORKDIR": str(work)}
+    expected = {}
+    for by in ("country", "collector"):
+        cli = runner.invoke(app, ["kpis", "--ledger", str(ledger), "--as-of", API_AS_OF,
+                                  "--by", by, "--json"], env=env)
+        assert cli.exit_code == 0, cli.output
+        expected[by] = json.loads(cli.output.strip().splitlines()[-1])
     collector = {"Authorization": "Bearer kpi-collector-key-01"}
     with running_server(work, KEYS, log=tmp_path / "server.log") as url:
         assert httpx.get(f"{url}/kpis", timeout=30).status_code == 401
         whole = httpx.get(f"{url}/kpis", headers=collector, timeout=30)
-        grouped = httpx.get(f"{url}/kpis", params={"by": "country"}, headers=collector,
-                            timeout=30)
-        refused = httpx.get(f"{url}/kpis", params={"by": "collector"}, headers=collector,
-                            timeout=30)
+        grouped = {by: httpx.get(f"{url}/kpis", params={"by": by}, headers=collector,
+                                 timeout=30) for by in expected}
         unknown = httpx.get(f"{url}/kpis", params={"by": "planet"}, headers=collector,
                             timeout=30)
-    assert whole.status_code == 200 and grouped.status_code == 200, whole.text
-    assert whole.json() == {k: v for k, v in expected.items() if k not in ("by", "groups")}
-    assert grouped.json() == expected
-    assert refused.status_code == 400 and refused.json()["error"] == NO_COLLECTOR
+    assert whole.status_code == 200, whole.text
+    assert whole.json() == {k: v for k, v in expected["country"].items()
+                            if k not in ("by", "groups")}
+    for by, answer in grouped.items():
+        assert answer.status_code == 200 and answer.json() == expected[by], by
+    sizes = {g["group"]: g["customers"] for g in expected["collector"]["groups"]}
+    assert sizes[UNASSIGNED] == len(customers) - len(owned)
+    assert sum(sizes.values()) == len(customers) and len(owned) == 100
     assert unknown.status_code == 400 and unknown.json()["field"] == "by"
 
 
