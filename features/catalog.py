@@ -428,7 +428,7 @@ def _channel() -> list[FeatureSpec]:
                     "Bayes; null when the channel or every settlement is unknown).", "invoice",
                     f"CASE WHEN paperless THEN {same['paperless']} "
                     f"WHEN NOT paperless THEN {same['paper']} END",
-                    extra_tables=("invoices",), monotone=1,
+                    extra_tables=("invoices",), window_label="all", monotone=1,
                     reason=Reason("paid about {value:.0%} of earlier invoices sent the same way "
                                   "late", missing="no settled invoice or delivery channel "
                                                   "on record")),
