@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -10,9 +11,8 @@ from typer.testing import CliRunner
 
 from ledger.synthetic import SyntheticConfig, generate_ledger, write_ledger
 from o2c.cli import app
-from tests.conftest import train_champions_cli
 
-pytestmark = pytest.mark.slow  # trains three models on a generated ledger (~2 min)
+pytestmark = pytest.mark.slow  # the API tests' trained folder (trained once per run)
 
 runner = CliRunner()
 AS_OF = "2025-12-01"
@@ -24,13 +24,13 @@ LIMIT_FIELDS = {"customer_id", "current_limit", "recommended_limit", "change", "
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A ledger, and a working folder whose MLflow store holds the three champions."""
+def trained(api_workdir: tuple[Path, Path],
+            tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A ledger, and a working folder whose MLflow store holds the champions (a copy of the API
+    tests' trained folder: `o2c train` on it is tested there and in test_training)."""
+    ledger, work = api_workdir
     root = tmp_path_factory.mktemp("decisions")
-    ledger = root / "ledger"
-    write_ledger(generate_ledger(SyntheticConfig(customers=400, months=30, seed=8)), ledger)
-    summary = train_champions_cli(ledger, "2025-12-01", _env(root))
-    assert summary["late_payment"]["promoted"] and summary["failed"] == [], summary
+    shutil.copytree(work, root / "work")
     return ledger, root
 
 
