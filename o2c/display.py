@@ -95,16 +95,23 @@ def show_training_failure(name: str, error: str) -> None:
 
 
 def show_model_versions(name: str, versions: list[dict]) -> None:
-    """A registered model's versions: aliases, validation metrics, gate, ledger, dates."""
+    """A registered model's versions: aliases, validation metrics (a classifier's AUC and
+    Brier score; a payment-date model's P50 MAE in days and P10-P90 coverage), beside the
+    best baseline's, gate, ledger, dates."""
+    days = any("mae" in v["validation_metrics"] for v in versions)
+    scores = ((("P50 MAE days", "mae"), ("P10-P90 coverage", "coverage"),
+               ("best rule MAE", "best_baseline_mae")) if days else
+              (("auc", "auc"), ("brier", "brier"), ("best baseline auc", "best_baseline_auc")))
     table = Table(title=f"{name}: {len(versions)} versions", title_justify="left")
-    for column in ("version", "aliases", "auc", "brier", "best baseline auc", "valid from",
+    for column in ("version", "aliases", *(label for label, _ in scores), "valid from",
                    "ledger", "created", "gate"):
         table.add_column(column, overflow="fold",
-                         justify="right" if column in ("auc", "brier") else "left")
+                         justify="right" if column in dict(scores) else "left")
     for v in versions:
-        metrics = v["validation_metrics"]
-        table.add_row(v["version"], ", ".join(v["aliases"]), _metric(metrics.get("auc")),
-                      _metric(metrics.get("brier")), _metric(v["best_baseline_auc"]),
+        metrics = {**v["validation_metrics"], **{k: v.get(k) for k in (
+            "best_baseline_auc", "best_baseline_mae")}}
+        table.add_row(v["version"], ", ".join(v["aliases"]),
+                      *(_metric(metrics.get(key)) for _, key in scores),
                       v["valid_from"] or "", (v["ledger_customers"] or "")[:12],
                       v["created"] or "", v["promotion_reason"] or "")
     console.print(table)

@@ -21,8 +21,8 @@ models_app = typer.Typer(help="Registered models: list versions, promote one, ro
                          no_args_is_help=True)
 
 ModelOption = Annotated[str, typer.Option(
-    "--model", help="Registered model name: late-payment-risk, collections-risk or "
-                    "serious-delinquency.")]
+    "--model", help="Registered model name: late-payment-risk, collections-risk, "
+                    "serious-delinquency or payment-date.")]
 
 
 def _registry() -> Registry:
@@ -44,7 +44,8 @@ def _model_names(model: str | None) -> list[str]:
 
 def describe_versions(registry: Registry, name: str) -> list[dict]:
     """Every version of `name`, oldest first: aliases, validation metrics beside the best
-    baseline's AUC, windows, ledger fingerprint, gate decision, promotions, creation time."""
+    baseline's AUC (a payment-date model: P50 MAE in days and P10-P90 coverage beside the
+    best rule's MAE), windows, ledger fingerprint, gate decision, promotions, creation time."""
     from serving.champions import iso_time
 
     rows = []
@@ -53,13 +54,16 @@ def describe_versions(registry: Registry, name: str) -> list[dict]:
         baseline_aucs = [v for k, v in metrics.items()
                          if k.startswith("baseline_") and k.endswith("_auc")
                          and not k.endswith("pr_auc")]
+        baseline_maes = [v for k, v in metrics.items()
+                         if k.startswith("baseline_") and k.endswith("_mae")]
         tags = version.tags
         rows.append({
             "version": str(version.version), "aliases": sorted(version.aliases),
             "run_id": version.run_id, "created": iso_time(version.creation_timestamp),
-            "validation_metrics": {k: metrics[k] for k in ("auc", "brier", "ece", "n")
-                                   if k in metrics},
+            "validation_metrics": {k: metrics[k] for k in ("auc", "brier", "ece", "n", "mae",
+                                                           "coverage") if k in metrics},
             "best_baseline_auc": max(baseline_aucs, default=None),
+            "best_baseline_mae": min(baseline_maes, default=None),
             "valid_from": tags.get("valid_from"), "trained_before": tags.get("trained_before"),
             "ledger_customers": tags.get("ledger_customers_sha256"),
             "gate_passed": tags.get("gate_passed"),

@@ -89,6 +89,12 @@ def test_the_forecast_comes_from_the_champion_and_the_backtest_from_the_past(
     predicted = run.predictions
     assert (predicted["days_p10"] <= predicted["days_p90"]).all()
     ledger.close()
+    listed = runner.invoke(app, ["models", "list", "--model", "payment-date", "--json"],
+                           env=env)
+    assert listed.exit_code == 0 and "P50 MAE days" in listed.output, listed.output
+    [version] = _last_json(listed.output)["payment-date"]
+    assert set(version["validation_metrics"]) >= {"mae", "coverage"}
+    assert version["best_baseline_mae"] > 0 and version["best_baseline_auc"] is None
 
     plot = tmp_path / "forecast.png"
     result = runner.invoke(app, ["forecast", *args, "--out", str(plot)], env=env)

@@ -14,12 +14,26 @@ import pytest
 from ledger import LedgerValidationError
 from ledger.loader import ledger_from_frames
 from ledger.verdicts import ledger_digest, load_checked
-from models.forecast import ForecastConfig, forecast_weeks, rule_weeks, simulate_weeks
+from models.forecast import (
+    ForecastConfig,
+    draw_days,
+    forecast_weeks,
+    outcome_levels,
+    quantile_knots,
+    rule_weeks,
+    simulate_weeks,
+)
+from models.paydays import pay_calendar, pay_habits
 from models.payment_dates import CAP_DAYS, bounded, pay_dates
 from tests.conftest import tiny_ledger_frames, write_frames
 from training.config import GateConfig
 from training.gate import DaysChampion, judge_days
-from training.payment_dates import conformal_offsets, customer_medians, days_metrics
+from training.payment_dates import (
+    conformal_offsets,
+    customer_medians,
+    days_metrics,
+    error_correlations,
+)
 
 
 def test_the_customer_median_uses_only_invoices_settled_before_the_as_of_date() -> None:
@@ -111,7 +125,8 @@ def _invoices(days: list[tuple[float, float, float]], due: list[str],
 def test_certain_payment_days_land_every_amount_in_its_week() -> None:
     invoices = _invoices([(0, 0, 0), (3, 3, 3), (-2, -2, -2), (CAP_DAYS,) * 3],
                          ["2025-03-03", "2025-03-12", "2025-03-31", "2025-03-05"])
-    weeks = forecast_weeks(invoices, AS_OF, ForecastConfig(weeks=5, simulations=50))
+    weeks = forecast_weeks(invoices, AS_OF, ForecastConfig(weeks=5, simulations=50,
+                                                           week_error=0.0))
     # paid 03-03 (week 0), 03-15 (week 1), 03-29 (week 3); 90 days late: not collected
     np.testing.assert_allclose(weeks["expected"], [100, 100, 0, 100, 0])
     np.testing.assert_allclose(weeks["low"], weeks["high"])
@@ -131,6 +146,104 @@ def test_one_customers_invoices_paid_together_widen_the_weekly_interval() -> Non
     assert correlated[:, 1].std() > 2 * independent[:, 1].std()
     again = simulate_weeks(together, AS_OF, config)
     np.testing.assert_array_equal(correlated, again)  # seeded: reproducible
+
+
+def test_the_weekly_error_widens_the_interval_around_the_same_mean() -> None:
+    """Certain payment days: without `week_error` the interval is a point; with it, it
+    spreads by about +-1.28 x week_error around the same expected total."""
+    invoices = _invoices([(0, 0, 0)] * 10, ["2025-03-04"] * 10)
+    exact = forecast_weeks(invoices, AS_OF, ForecastConfig(weeks=2, simulations=4000,
+                                                           week_error=0.0))
+    spread = forecast_weeks(invoices, AS_OF, ForecastConfig(weeks=2, simulations=4000,
+                                                            week_error=0.1))
+    assert exact["expected"][0] == 1000 and exact["low"][0] == exact["high"][0] == 1000
+    assert spread["expected"][0] == pytest.approx(1000, rel=0.01)
+    assert spread["low"][0] == pytest.approx(1000 * np.exp(-0.128 - 0.005), rel=0.02)
+    assert spread["high"][0] == pytest.approx(1000 * np.exp(0.128 - 0.005), rel=0.02)
+
+
+def test_a_customers_credit_notes_lower_the_cash_expected() -> None:
+    invoices = _invoices([(0, 0, 0), (0, 0, 0)], ["2025-03-04", "2025-03-04"]).assign(
+        credit_note_share_365d=[0.25, np.nan])
+    weeks = forecast_weeks(invoices, AS_OF, ForecastConfig(weeks=1, simulations=20,
+                                                           week_error=0.0))
+    assert weeks["expected"][0] == pytest.approx(75 + 100)
+
+
+def test_outcome_levels_invert_the_quantile_function() -> None:
+    rng = np.random.default_rng(1)
+    days = np.sort(rng.normal(0, 10, (200, 3)), axis=1)
+    levels, knots = quantile_knots(days, np.full(200, -np.inf))
+    u = rng.uniform(size=(200, 1))
+    drawn = draw_days(levels, knots, u)[:, 0]
+    np.testing.assert_allclose(outcome_levels(levels, knots, drawn), u[:, 0], atol=1e-9)
+
+
+def test_error_correlations_find_a_customer_and_a_common_share() -> None:
+    """Outcomes drawn through a copula with 30% of the variance per customer and 10% per week
+    (40 weeks, 60 customers, 4 invoices each): the estimates come back near both."""
+    from scipy.special import ndtr
+
+    rng = np.random.default_rng(7)
+    weeks, customers, each = 40, 60, 4
+    week = np.repeat(np.arange(weeks), customers * each)
+    customer = np.tile(np.repeat(np.arange(customers), each), weeks)
+    z = (np.sqrt(0.1) * rng.standard_normal(weeks)[week]
+         + np.sqrt(0.3) * rng.standard_normal((weeks, customers))[week, customer]
+         + np.sqrt(0.6) * rng.standard_normal(len(week)))
+    days = np.tile([-10.0, 0.0, 10.0], (len(week), 1))
+    levels, knots = quantile_knots(days, np.full(len(week), -np.inf))
+    rows = pd.DataFrame({
+        "days_to_pay": draw_days(levels, knots, ndtr(z)[:, None])[:, 0],
+        "days_past_due": -30.0, "customer_id": [f"C{c}" for c in customer],
+        "as_of": pd.Timestamp("2024-01-01") + pd.to_timedelta(7 * week, unit="D")})
+    found = error_correlations(days, rows)
+    assert found["common_correlation"] == pytest.approx(0.1, abs=0.06)
+    assert found["customer_correlation"] == pytest.approx(0.3, abs=0.06)
+
+
+def _payments_ledger(dates: dict[str, list[str]]):  # noqa: ANN202 (a Ledger)
+    """A ledger whose customers paid one invoice on each of the given dates."""
+    rows = [(c, f"{c}{k}", pd.Timestamp(d)) for c, ds in dates.items() for k, d in enumerate(ds)]
+    frames = tiny_ledger_frames()
+    customers = frames["customers"].iloc[[0] * len(dates)].assign(customer_id=list(dates))
+    invoices = pd.DataFrame({"invoice_id": [r[1] for r in rows],
+                             "customer_id": [r[0] for r in rows],
+                             "issue_date": [r[2] - pd.Timedelta(days=30) for r in rows],
+                             "due_date": [r[2] for r in rows], "amount": 100.0,
+                             "currency": "EUR"})
+    payments = pd.DataFrame({"payment_id": [f"P{r[1]}" for r in rows], "invoice_id": invoices[
+        "invoice_id"], "customer_id": invoices["customer_id"], "payment_date": invoices[
+        "due_date"], "amount": 100.0})
+    return ledger_from_frames({**frames, "customers": customers.reset_index(drop=True),
+                               "invoices": invoices, "payments": payments,
+                               "credit_notes": frames["credit_notes"].head(0),
+                               "disputes": frames["disputes"].head(0),
+                               "promises": frames["promises"].head(0)}, validate=False)
+
+
+def test_pay_days_are_learned_from_payments_and_days_snap_to_them() -> None:
+    """Thursday runs, month-end runs (a Sunday month end paid the Monday after) and any
+    business day; before 2025-03-03 (a Monday)."""
+    thursdays = pd.date_range("2024-09-05", "2025-02-27", freq="7D")
+    ends = ["2024-09-30", "2024-10-31", "2024-12-02", "2024-12-31", "2025-01-31",
+            "2025-02-28"]  # 2024-11-30 is a Saturday
+    spread = pd.bdate_range("2024-10-01", "2025-02-28")[::3]  # every weekday in turn
+    ledger = _payments_ledger({"W": [str(d.date()) for d in thursdays], "M": ends,
+                               "A": [str(d.date()) for d in spread]})
+    habits = pay_habits(ledger, AS_OF).set_index("customer_id")
+    ledger.close()
+    assert habits.loc["W", ["habit", "p1"]].tolist() == ["weekly", 3]
+    assert habits.loc["M", ["habit", "p1"]].tolist() == ["month_end", 0]
+    assert habits.loc["A", "habit"] == "any"
+    calendar = pay_calendar(habits.reset_index(), AS_OF, 70)
+    days = np.array([[0, 5, 7], [0, 20, 45], [5, 6, 2]])  # days after 2025-03-03
+    snapped = calendar.snap(np.array(["W", "M", "A"]), days)
+    # Thursdays are days 3, 10; March ends on Monday the 31st (28), April on Wednesday (58);
+    # a Saturday goes back to Friday, a Sunday on to Monday
+    np.testing.assert_array_equal(snapped, [[3, 3, 10], [28, 28, 58], [4, 7, 2]])
+    unknown = calendar.snap(np.array(["Z"]), np.array([[5]]))
+    assert unknown[0, 0] == 4  # no history: any business day
 
 
 def test_a_passing_verdict_is_remembered_and_any_change_checks_again(tmp_path: Path) -> None:

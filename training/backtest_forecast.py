@@ -23,14 +23,7 @@ import pandas as pd
 
 from features import build_invoice_features
 from ledger.loader import Ledger
-from ledger.summary import reporting_currency
-from models.forecast import (
-    CashForecast,
-    ForecastConfig,
-    forecast_weeks,
-    open_invoices,
-    rule_weeks,
-)
+from models.forecast import CashForecast, ForecastConfig, cash_forecast, rule_weeks
 from models.payment_dates import PaymentDateModel
 from training.config import TrainingConfig
 from training.examples import issue_examples
@@ -109,13 +102,11 @@ def backtest_forecast(
                          f"{as_of} are not all observed; choose an as-of date before "
                          f"{(last or as_of) - dt.timedelta(days=7 * forecast.weeks - 1)}")
     model, n_train = fit_known_before(ledger, as_of, config)
-    invoices = open_invoices(ledger, as_of, model)
-    weeks = forecast_weeks(invoices, as_of, forecast)
+    cash = cash_forecast(ledger, as_of, model, forecast)
+    invoices = cash.invoices
     delay = invoices["days_late_mean_all"].fillna(0.0).to_numpy(dtype=float)
-    table = weeks.rename(columns={"expected": "forecast"}).assign(
+    table = cash.weeks.rename(columns={"expected": "forecast"}).assign(
         actual=actual_weeks(ledger, invoices, as_of, forecast.weeks),
         due_date=rule_weeks(invoices, np.zeros(len(invoices)), as_of, forecast.weeks),
         average_delay=rule_weeks(invoices, delay, as_of, forecast.weeks))
-    cash = CashForecast(as_of=as_of, currency=reporting_currency(ledger), weeks=weeks,
-                        invoices=invoices, config=forecast)
     return ForecastBacktest(forecast=cash, weeks=table, n_train=n_train)

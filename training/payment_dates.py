@@ -36,10 +36,12 @@ import lightgbm as lgb
 import mlflow
 import numpy as np
 import pandas as pd
+from scipy.special import ndtri
 
 from features import build_invoice_features, build_snapshot, invoice_settlements
 from ledger.loader import Ledger
 from ledger.summary import ledger_end
+from models.forecast import outcome_levels, quantile_knots
 from models.payment_dates import CAP_DAYS, LEVELS, NAMES, PaymentDateModel, bounded, pay_dates
 from models.risk_model import design_matrix
 from training import payment_date_plots as plots
@@ -65,6 +67,8 @@ COVERAGE_TARGET = LEVELS[-1] - LEVELS[0]
 """Share of outcomes the P10-P90 interval should hold (0.8)."""
 MIN_ROWS = 20
 """Segments with fewer validation rows get no metrics."""
+MAX_COMMON = 0.5
+"""Largest share of the errors' variance read as shared by the whole book."""
 MAX_FIT_ROWS = 60_000
 """The boosters are fitted on at most this many training rows (a seeded sample, every date
 kept): LightGBM's quantile objective re-estimates every leaf from its rows' residuals, which
@@ -275,18 +279,61 @@ def fit_payment_dates(
     inner = train[inner_mask.to_numpy()]
     raw = np.column_stack([early[n].predict(x_all[inner_mask.to_numpy()]) for n in NAMES])
     offsets = conformal_offsets(raw, inner[LABEL].to_numpy(dtype=float), inner)
+    shift = np.array([offsets[n] for n in NAMES])
+    correlations = error_correlations(bounded(raw + shift, inner), inner)
     model = PaymentDateModel(boosters=refit, features=features, categories=categories,
                              offsets=offsets,
                              metadata={"task": MODEL_NAME, "label": LABEL, "cap_days": CAP_DAYS,
-                                       **{f"rounds_{n}": r for n, r in rounds.items()}})
+                                       **{f"rounds_{n}": r for n, r in rounds.items()},
+                                       **correlations})
     info: dict[str, object] = {
         "chosen": "lightgbm_quantile", "family": "lightgbm", "rows_available": rows_available,
         "n_fit": int(fit_mask.sum()), "n_inner": int(inner_mask.sum()),
         "inner_from": str(inner["as_of"].min().date()),
         **{f"rounds_{n}": r for n, r in rounds.items()},
-        **{f"offset_{n}": float(v) for n, v in offsets.items()},
+        **{f"offset_{n}": float(v) for n, v in offsets.items()}, **correlations,
     }
     return model, info
+
+
+def error_correlations(days: np.ndarray, rows: pd.DataFrame) -> dict[str, float]:
+    """How the model's errors on later rows (`days`: their quantiles from the earlier fit) go
+    together, as the correlations of a Gaussian copula (`models.forecast`):
+    `common_correlation`, the share of the errors' variance shared by every invoice of a week
+    (the variance of the weekly mean beyond its sampling variance, customers as clusters), and
+    `customer_correlation`, the share shared by one customer's invoices within a week (one-way
+    ANOVA on the errors less their week's mean). Errors are the normal scores of the outcomes'
+    levels in their quantile functions."""
+    levels, knots = quantile_knots(days, rows["days_past_due"].to_numpy(dtype=float,
+                                                                        na_value=-np.inf))
+    u = outcome_levels(levels, knots, rows[LABEL].to_numpy(dtype=float))
+    z = ndtri(np.clip(u, 0.01, 0.99))
+    frame = pd.DataFrame({"z": z - z.mean(), "customer": rows["customer_id"].astype(str).to_numpy(),
+                          "week": pd.to_datetime(rows["as_of"]).dt.to_period("W").to_numpy()})
+    total = float(frame["z"].var())
+    if not total > 0 or frame["week"].nunique() < 3:
+        return {}
+    cells = frame.groupby(["week", "customer"])["z"].agg(["sum", "size"])
+    weeks = cells.groupby(level="week").sum()
+    mean = weeks["sum"] / weeks["size"]
+    spread = cells["sum"] - cells["size"] * mean.reindex(cells.index.get_level_values("week")
+                                                         ).to_numpy()
+    sampling = (spread**2).groupby(level="week").sum() / weeks["size"] ** 2
+    common = max(0.0, float((mean**2).mean() - sampling.mean())) / total
+    common = min(common, MAX_COMMON)
+    within = (frame["z"] - mean.reindex(frame["week"]).to_numpy()).to_numpy()
+    sizes = cells["size"].to_numpy()
+    means = (cells["sum"] / cells["size"]).to_numpy() - mean.reindex(
+        cells.index.get_level_values("week")).to_numpy()
+    n, k = len(frame), len(sizes)
+    if n <= k + 1:
+        return {"common_correlation": round(common, 4)}
+    between = float((sizes * means**2).sum()) / (k - 1)
+    inside = float((within**2).sum() - (sizes * means**2).sum()) / (n - k)
+    n0 = (n - (sizes**2).sum() / n) / (k - 1)
+    customer = max(0.0, (between - inside) / n0) / total
+    return {"common_correlation": round(common, 4),
+            "customer_correlation": round(min(customer, 1 - common), 4)}
 
 
 def conformal_offsets(raw: np.ndarray, y: np.ndarray, rows: pd.DataFrame) -> dict[str, float]:
