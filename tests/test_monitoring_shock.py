@@ -26,12 +26,12 @@ from monitoring.windows import Window, outcomes_at_end, window_frame
 from o2c.cli import app
 from serving.champions import load_champion
 from tests.conftest import facts_before, train_champion
-from training.config import TrainingConfig
+from training.config import CandidatesConfig, LightGBMParams, TrainingConfig
 from training.pipeline import MODEL_NAME
 from training.registry import Registry
 from training.tasks import LATE_PAYMENT
 
-pytestmark = pytest.mark.slow  # trains a model on three shocked ledgers (~80 s each)
+pytestmark = pytest.mark.slow  # trains a model on three shocked ledgers
 
 D = dt.date.fromisoformat
 SEEDS = (1, 2, 3)
@@ -40,6 +40,9 @@ REFERENCE = Window("reference", D("2024-04-01"), D("2024-10-31"))
 STABLE = Window("current", D("2024-11-01"), D("2025-05-31"))
 SHOCKED = Window("current", D("2025-08-01"), D("2025-12-31"))
 CONFIG = MonitoringConfig(sample_rows=2000)
+TRAINING = TrainingConfig(snapshot_max_dates=4, candidates=CandidatesConfig(folds=2),
+                          lightgbm=LightGBMParams(learning_rate=0.1, max_rounds=300))
+"""A champion worth monitoring, fitted quickly: choosing it well is tested elsewhere."""
 
 
 @dataclass
@@ -73,7 +76,7 @@ def monitored(request: pytest.FixtureRequest,
                                                  shock_month=19, shock_logit=1.5)), path)
     ledger = load_ledger(path)
     tracking = _tracking(root)
-    train_champion(LATE_PAYMENT, ledger, valid_from=VALID_FROM, config=TrainingConfig(),
+    train_champion(LATE_PAYMENT, ledger, valid_from=VALID_FROM, config=TRAINING,
                    registry=tracking)
     summaries = {
         name: monitor(ledger, tracking=tracking, config=CONFIG, current=window,
