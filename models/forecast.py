@@ -174,6 +174,7 @@ def simulate_weeks(
     amounts = invoices["amount"].to_numpy(dtype=float) * cash_shares(invoices)
     customers = invoices["customer_id"].astype(str).to_numpy()
     customer_rho, common_rho = config.correlations()
+    templates = None if calendar is None else calendar.rows(customers)
     totals = []
     for done in range(0, config.simulations, CHUNK):
         draws = min(CHUNK, config.simulations - done)
@@ -181,7 +182,7 @@ def simulate_weeks(
             customers, draws, customer_rho, rng, common_rho))
         paid_on = start[:, None] + np.floor(days)  # days after the as-of date
         if calendar is not None:
-            paid_on = calendar.snap(customers, paid_on)
+            paid_on = calendar.snap(templates, paid_on)
         week = np.floor(paid_on / 7).astype(int)
         week[(days >= CAP_DAYS) | (week < 0) | (week >= config.weeks)] = config.weeks
         index = week + (config.weeks + 1) * np.arange(draws)[None, :]

@@ -61,32 +61,16 @@ def mid_months(start: np.datetime64, end: np.datetime64) -> np.ndarray:
     return np.busday_offset(months.astype("datetime64[D]") + 14, 0, roll="forward")
 
 
-def _modal_share(values: np.ndarray, allowed: tuple[int, ...] = OFFSETS) -> tuple[int, float]:
-    """The most frequent of the `allowed` values and its share of all `values`."""
-    kept = values[np.isin(values, allowed)]
-    if len(kept) == 0:
-        return 0, 0.0
-    levels, counts = np.unique(kept, return_counts=True)
-    return int(levels[counts.argmax()]), counts.max() / len(values)
-
-
-def _habit(dates: np.ndarray, ends: np.ndarray, mids: np.ndarray) -> tuple[str, int, int]:
-    """(habit, first parameter, second parameter) of one customer's distinct pay dates."""
-    if len(dates) < MIN_DATES:
-        return "any", 0, 0
-    end_offset, end_share = _modal_share(_anchor_offsets(dates, ends))
-    if end_share >= MIN_SHARE:
-        return "month_end", end_offset, 0
-    mid_offsets = _anchor_offsets(dates, mids)
-    end_hits = _anchor_offsets(dates, ends) == end_offset
-    mid_offset, _ = _modal_share(mid_offsets[~end_hits])
-    if (end_hits | (mid_offsets == mid_offset)).mean() >= MIN_SHARE:
-        return "twice_monthly", end_offset, mid_offset
-    weekday, weekday_share = _modal_share((dates.astype("int64") + 3) % 7,
-                                          tuple(range(7)))  # 0 = Monday
-    if weekday_share >= MIN_SHARE:
-        return "weekly", weekday, 0
-    return "any", 0, 0
+def _modal(frame: pd.DataFrame, column: str, allowed: tuple[int, ...],
+           dates: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Per customer: the most frequent of the `allowed` values of `column` (ties: the
+    smallest) and its share of the customer's `dates` (count per customer)."""
+    kept = frame[frame[column].isin(allowed)]
+    counts = (kept.groupby(["customer_id", column]).size().rename("n").reset_index()
+              .sort_values(["customer_id", "n", column], ascending=[True, False, True])
+              .drop_duplicates("customer_id").set_index("customer_id"))
+    mode = counts[column].reindex(dates.index).fillna(0).astype(int)
+    return mode, (counts["n"].reindex(dates.index).fillna(0) / dates)
 
 
 def pay_habits(ledger: Ledger, as_of: dt.date) -> pd.DataFrame:
@@ -95,18 +79,32 @@ def pay_habits(ledger: Ledger, as_of: dt.date) -> pd.DataFrame:
     the month end and from the 15th; the weekday, 0 = Monday)."""
     start = as_of - dt.timedelta(days=LOOKBACK_DAYS)
     paid = ledger.con.sql(
-        "SELECT DISTINCT customer_id, payment_date FROM payments "
-        f"WHERE payment_date >= {date_literal(start)} AND payment_date < {date_literal(as_of)} "
-        "ORDER BY customer_id, payment_date").df()
+        "SELECT DISTINCT CAST(customer_id AS VARCHAR) AS customer_id, payment_date "
+        f"FROM payments WHERE payment_date >= {date_literal(start)} "
+        f"AND payment_date < {date_literal(as_of)}").df()
     first, last = np.datetime64(start, "D"), np.datetime64(as_of, "D")
-    ends, mids = month_ends(first, last), mid_months(first, last)
-    dates = paid["payment_date"].to_numpy().astype("datetime64[D]")
-    rows = []
-    customers = paid["customer_id"].astype(str).to_numpy()
-    bounds = np.flatnonzero(np.r_[True, customers[1:] != customers[:-1], True])
-    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-        rows.append((customers[lo], *_habit(dates[lo:hi], ends, mids)))
-    return pd.DataFrame(rows, columns=["customer_id", "habit", "p1", "p2"])
+    days = paid["payment_date"].to_numpy().astype("datetime64[D]")
+    frame = paid.assign(end=_anchor_offsets(days, month_ends(first, last)),
+                        mid=_anchor_offsets(days, mid_months(first, last)),
+                        weekday=(days.astype("int64") + 3) % 7)  # 0 = Monday
+    dates = frame.groupby("customer_id").size()
+    end, end_share = _modal(frame, "end", OFFSETS, dates)
+    frame["end_hit"] = frame["end"].to_numpy() == end.reindex(frame["customer_id"]).to_numpy()
+    mid, _ = _modal(frame[~frame["end_hit"]], "mid", OFFSETS, dates)
+    frame["run_hit"] = frame["end_hit"] | (frame["mid"].to_numpy()
+                                           == mid.reindex(frame["customer_id"]).to_numpy())
+    twice_share = frame.groupby("customer_id")["run_hit"].mean().reindex(dates.index)
+    weekday, weekday_share = _modal(frame, "weekday", tuple(range(7)), dates)
+    enough = dates >= MIN_DATES
+    month_end = enough & (end_share >= MIN_SHARE)
+    twice = enough & ~month_end & (twice_share >= MIN_SHARE)
+    weekly = enough & ~month_end & ~twice & (weekday_share >= MIN_SHARE)
+    habit = np.select([month_end, twice, weekly], ["month_end", "twice_monthly", "weekly"],
+                      "any")
+    p1 = np.select([month_end | twice, weekly], [end, weekday], 0)
+    p2 = np.where(twice, mid, 0)
+    return pd.DataFrame({"customer_id": dates.index.astype(str), "habit": habit,
+                         "p1": p1.astype(int), "p2": p2.astype(int)})
 
 
 def _pay_days(habit: str, p1: int, p2: int, days: np.ndarray) -> np.ndarray:
@@ -135,13 +133,16 @@ class PayCalendar:
     """Customer id -> template row (customers not there: any business day, row 0)."""
     nearest: np.ndarray
 
-    def snap(self, customers: np.ndarray, days: np.ndarray) -> np.ndarray:
+    def rows(self, customers: np.ndarray) -> np.ndarray:
+        """The template row of each customer (0, any business day, for those unknown)."""
+        return pd.Series(customers).map(self.codes).fillna(0).to_numpy(dtype=int)
+
+    def snap(self, rows: np.ndarray, days: np.ndarray) -> np.ndarray:
         """Days after `as_of` (invoices x draws) moved to the nearest pay day of each
-        invoice's customer; days past the table unchanged."""
-        rows = np.array([self.codes.get(c, 0) for c in customers], dtype=int)[:, None]
+        invoice's template (`rows`, one per invoice); days past the table unchanged."""
         horizon = self.nearest.shape[1]
         clipped = np.clip(days, 0, horizon - 1).astype(int)
-        return np.where(days < horizon, self.nearest[rows, clipped], days)
+        return np.where(days < horizon, self.nearest[rows[:, None], clipped], days)
 
 
 def _nearest(mask: np.ndarray) -> np.ndarray:

@@ -238,11 +238,11 @@ def test_pay_days_are_learned_from_payments_and_days_snap_to_them() -> None:
     assert habits.loc["A", "habit"] == "any"
     calendar = pay_calendar(habits.reset_index(), AS_OF, 70)
     days = np.array([[0, 5, 7], [0, 20, 45], [5, 6, 2]])  # days after 2025-03-03
-    snapped = calendar.snap(np.array(["W", "M", "A"]), days)
+    snapped = calendar.snap(calendar.rows(np.array(["W", "M", "A"])), days)
     # Thursdays are days 3, 10; March ends on Monday the 31st (28), April on Wednesday (58);
     # a Saturday goes back to Friday, a Sunday on to Monday
     np.testing.assert_array_equal(snapped, [[3, 3, 10], [28, 28, 58], [4, 7, 2]])
-    unknown = calendar.snap(np.array(["Z"]), np.array([[5]]))
+    unknown = calendar.snap(calendar.rows(np.array(["Z"])), np.array([[5]]))
     assert unknown[0, 0] == 4  # no history: any business day
 
 
