@@ -309,6 +309,14 @@ def _calendar() -> list[FeatureSpec]:
                     dtype="int", extra_tables=("invoices",),
                     reason=Reason("due {value:.0f} days before a month end",
                                   zero="due on a month end")),
+        FeatureSpec("due_days_to_half_month", "Days from the due date to the next 15th or "
+                    "month end, the usual days of twice-monthly and month-end payment runs (0 "
+                    "on them).", "invoice",
+                    "CASE WHEN day(due_date) <= 15 THEN 15 - day(due_date) "
+                    "ELSE last_day(due_date) - due_date END", dtype="int",
+                    extra_tables=("invoices",),
+                    reason=Reason("due {value:.0f} days before a 15th or month end",
+                                  zero="due on a 15th or month end")),
         FeatureSpec("due_days_to_quarter_end", "Days from the due date to the last day of its "
                     "calendar quarter (0 on that day).", "invoice",
                     f"{quarter_end} - due_date", dtype="int", extra_tables=("invoices",),
@@ -369,6 +377,28 @@ def _habits() -> list[FeatureSpec]:
                     window_label="last 10",
                     reason=Reason("payment timing spread over {value:.0f} days recently",
                                   missing="no invoices settled")),
+    ]
+    own = shrunk("{late_n@all}", "{settled_n@all}", "prior_late_share")
+    same_weekday = " ".join(
+        f"WHEN {k} THEN "
+        + shrunk(f"{{late_due_wd{k}_n@all}}", f"{{settled_due_wd{k}_n@all}}", own)
+        for k in range(1, 8))
+    specs += [
+        FeatureSpec("late_share_due_weekday", "Late share of the customer's invoices "
+                    "settled before as_of that were due on the same weekday as this one, "
+                    "shrunk toward the customer's own shrunk late share when they are few: "
+                    "a customer paying in weekly runs is late on the days just before its run "
+                    "day, not on it.", "invoice", f"CASE isodow(due_date) {same_weekday} END",
+                    extra_tables=_SEQUENCE_TABLES, window_label="all", monotone=1,
+                    reason=Reason("paid about {value:.0%} of earlier invoices due on the same "
+                                  "weekday late",
+                                  missing="no invoice settled by any customer yet")),
+        FeatureSpec("pay_month_run_share", f"Share of the customer's payments of the last {w} "
+                    "days made around a month's payment runs (the 15th to the 17th, the last "
+                    "day of a month, the 1st or 2nd); null without payments.", "history",
+                    f"{{pay_month_run_n@{w}}} / nullif({' + '.join(counts)}, 0)", w,
+                    reason=Reason("made {value:.0%} of payments around the 15th or a month end",
+                                  missing=none_paid)),
     ]
     for k in (3, 5):
         specs += [

@@ -104,6 +104,12 @@ MEASURES: dict[str, Measure] = {m.name: m for m in (
       for what in ("settled", "late")),
     *(Measure(f"pay_wd{k}_n", f"payments made on ISO weekday {k} (1 = Monday)",
               ("invoices", "payments")) for k in range(1, 8)),
+    *(Measure(f"{what}_due_wd{k}_n", f"invoices due on ISO weekday {k} (1 = Monday) settled"
+              f"{' after their due date' if what == 'late' else ''}", _SETTLE)
+      for k in range(1, 8) for what in ("settled", "late")),
+    Measure("pay_month_run_n", "payments made around a month's payment runs: on the 15th to "
+            "the 17th, the last day of a month or the 1st or 2nd (a run on the 15th or at a "
+            "month end, moved past a weekend)", ("invoices", "payments")),
     Measure("paid_c", "amount paid, cents", ("invoices", "payments")),
     Measure("last_payment_date", "date of the last payment", ("invoices", "payments"),
             agg="max"),
@@ -265,6 +271,8 @@ _CHANNELS = {"paperless": "paperless", "paper": "NOT paperless"}
 _CHANNEL_SETTLEMENT = tuple(f"{what}_{channel}_n" for channel in _CHANNELS
                             for what in ("settled", "late"))
 _PAY_WEEKDAYS = tuple(f"pay_wd{k}_n" for k in range(1, 8))
+_DUE_WEEKDAY_SETTLEMENT = tuple(f"{what}_due_wd{k}_n" for k in range(1, 8)
+                                for what in ("settled", "late"))
 _OVERDUE = tuple(f"overdue_{label}_c" for label in AGING_LABELS)
 
 
@@ -285,6 +293,13 @@ def event_sources() -> list[EventSource]:
     boundaries = ", ".join(f"({k}, {b})" for k, b in enumerate(AGING_BOUNDARIES, start=1))
     pay_weekdays = ", ".join(f"CASE WHEN pay_c > 0 AND isodow(d) = {k} THEN 1 END AS pay_wd{k}_n"
                              for k in range(1, 8))
+    by_due_weekday = ", ".join(
+        f"CASE WHEN settles AND isodow(due_date) = {k} THEN {'1' if what == 'settled' else late}"
+        f" END AS {what}_due_wd{k}_n"
+        for k in range(1, 8) for what, late
+        in (("settled", None), ("late", f"CAST({days_late} > 0 AS INTEGER)")))
+    month_run = ("CASE WHEN pay_c > 0 AND (day(d) BETWEEN 15 AND 17 OR day(d) <= 2 "
+                 "OR d = last_day(d)) THEN 1 END AS pay_month_run_n")
     rem = " ".join(f"WHEN {k} THEN amount_c - applied_{k}_c"
                    for k in range(1, len(AGING_BOUNDARIES) + 1))
     by_channel = ", ".join(
@@ -302,7 +317,8 @@ def event_sources() -> list[EventSource]:
             FROM inv"""),
         EventSource("application", ("credited_c", "paid_c", "last_payment_date", "open_c",
                                     *_OVERDUE, "open_n", *_SETTLEMENT, *_CHANNEL_SETTLEMENT,
-                                    *_PAY_WEEKDAYS), f"""
+                                    *_PAY_WEEKDAYS, *_DUE_WEEKDAY_SETTLEMENT, "pay_month_run_n"),
+                    f"""
             SELECT ck, d, nullif(cn_c, 0) AS credited_c, nullif(pay_c, 0) AS paid_c,
                    CASE WHEN pay_c > 0 THEN d END AS last_payment_date,
                    -reduce AS open_c, {applied_buckets},
@@ -315,7 +331,7 @@ def event_sources() -> list[EventSource]:
                    CASE WHEN settles THEN amount_c * {days_late} END AS days_late_c,
                    CASE WHEN settles AND {days_late} > 0 THEN d END AS last_late_date,
                    CASE WHEN settles AND {days_late} BETWEEN 1 AND 5 THEN 1 END AS late_1_5_n,
-                   {by_channel}, {pay_weekdays}
+                   {by_channel}, {pay_weekdays}, {by_due_weekday}, {month_run}
             FROM (SELECT *, {reduce} AS reduce, {settles} AS settles FROM app_cum)
             WHERE reduce > 0 OR cn_c > 0"""),
         EventSource("aging", _OVERDUE, f"""
