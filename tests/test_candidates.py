@@ -15,13 +15,7 @@ from models.linear_model import LinearRiskModel
 from models.pyfunc import _load_pyfunc
 from models.risk_model import Calibration, RiskModel, tree_costs, within_explain_budget
 from models.store import load_model
-from training.candidates import (
-    COMPARISON_COLUMNS,
-    choose_model,
-    customer_folds,
-    fit_linear,
-    rolling_folds,
-)
+from training.candidates import COMPARISON_COLUMNS, choose_model, fit_linear, rolling_folds
 from training.config import TrainingConfig
 from training.fit import fit_booster
 from training.plots import candidate_plot
@@ -111,27 +105,6 @@ def test_too_few_dates_for_a_fold_fall_back_to_the_regularized_linear_model() ->
                                            config=FAST)
     assert comparison.empty and info["cv_folds"] == 0
     assert info["chosen"] == "linear_c0.01" and isinstance(model, LinearRiskModel)
-
-
-def test_labels_maturing_after_every_date_compare_candidates_on_customer_folds() -> None:
-    # A customer model whose labels all mature after the last training date (the horizon is
-    # longer than the training period): no rolling-origin fold can fit on known labels, so the
-    # candidates are compared on held-out customers, and no customer is fitted and scored.
-    frame = examples(3000, "checkerboard")
-    frame["customer_id"] = [f"C{i % 300:03d}" for i in range(len(frame))]
-    known = frame["as_of"].max() + pd.Timedelta(days=365)
-    model, info, comparison = choose_model(
-        frame, label="late", features=FEATURES, config=FAST,
-        known_from=pd.Series(known, index=frame.index))
-    assert info["cv_scheme"] == "customer_groups" and info["cv_folds"] == 4
-    assert set(comparison["fold"]) == {1, 2, 3, 4}
-    assert info["family"] == "lightgbm"  # the checkerboard is found, as on time folds
-    folds = customer_folds(frame["customer_id"], frame["as_of"], folds=4, seed=0)
-    for fold in folds:
-        fitted = set(frame["customer_id"].iloc[fold.fit_rows])
-        assert fitted.isdisjoint(frame["customer_id"].iloc[fold.scored_rows])
-    assert sorted(np.concatenate([f.scored_rows for f in folds])) == list(range(len(frame)))
-    assert info["calibration_rows"] == len(frame)  # every fold's out-of-fold scores
 
 
 def test_missing_columns_are_named() -> None:

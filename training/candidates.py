@@ -20,12 +20,7 @@ Candidates (`candidates`), simplest first:
 Folds (`rolling_folds`): the latest `scored_share` of the training examples, by `as_of` date,
 is cut into `folds` consecutive slices; fold k fits every candidate on the examples dated
 before slice k whose label was known by then (`known_from`) and scores slice k. The scores
-are the candidates' uncalibrated probabilities. When no such fold exists because every label
-matures only after the other rows' dates (a customer model whose horizon is as long as the
-training period: the demo's serious-delinquency model trains on 14 weekly dates within three
-months, each label known a year later), the candidates are compared on customer folds instead
-(`customer_folds`): fold k scores the rows of one group of customers, fitted on the other
-customers' rows, so no customer's own outcome is seen while it is scored.
+are the candidates' uncalibrated probabilities.
 
 The choice (the one-standard-error rule): the best candidate has the highest mean AUC over the
 folds (rounded to three decimals; a tie goes to the lower mean log loss); the chosen one is
@@ -36,16 +31,14 @@ LightGBM wins clearly.
 
 The winner is refitted on the whole training period and calibrated (`training.calibration`,
 Platt's sigmoid, kept only when it lowers the calibration error) on its scores of the last
-fold's slice (on customer folds: on every fold's scores), which come from a fit on earlier
-dates only: the latest dates, scored by the fit closest in size to the refit
-(scikit-learn's `CalibratedClassifierCV(ensemble=False)` likewise calibrates a refit on
-out-of-fold scores).
+fold's slice, which come from a fit on earlier dates only: the latest dates, scored by the fit
+closest in size to the refit (scikit-learn's `CalibratedClassifierCV(ensemble=False)` likewise
+calibrates a refit on out-of-fold scores).
 """
 
 from __future__ import annotations
 
 import math
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -118,26 +111,6 @@ def rolling_folds(
         fit = (dates < start) & (known < start)
         if scored.any() and fit.any():
             result.append(Fold(len(result) + 1, np.flatnonzero(fit), np.flatnonzero(scored),
-                               pd.Timestamp(dates[scored].min()),
-                               pd.Timestamp(dates[scored].max())))
-    return result
-
-
-def customer_folds(
-    customers: pd.Series, as_of: pd.Series, *, folds: int, seed: int,
-) -> list[Fold]:
-    """Folds over row positions by customer: customers split into `folds` groups by a seeded
-    hash of their id (the same split for the same ids and seed); fold k scores the rows of
-    group k and fits on every other row."""
-    ids = customers.astype(str).to_numpy()
-    unique, codes = np.unique(ids, return_inverse=True)
-    group = np.array([zlib.crc32(f"{seed}:{c}".encode()) % folds for c in unique])[codes]
-    dates = pd.to_datetime(as_of).to_numpy()
-    result = []
-    for k in range(folds):
-        scored = group == k
-        if scored.any() and (~scored).any():
-            result.append(Fold(len(result) + 1, np.flatnonzero(~scored), np.flatnonzero(scored),
                                pd.Timestamp(dates[scored].min()),
                                pd.Timestamp(dates[scored].max())))
     return result
@@ -272,12 +245,6 @@ def choose_model(
                           scored_share=settings.scored_share, known_from=known_from)
     folds = [f for f in folds if _both_outcomes(labels[f.fit_rows])
              and _both_outcomes(labels[f.scored_rows])]
-    scheme = "rolling_origin"
-    if not folds and "customer_id" in train.columns and train["customer_id"].nunique() > 1:
-        scheme = "customer_groups"
-        folds = [f for f in customer_folds(train["customer_id"], train["as_of"],
-                                           folds=max(2, settings.folds), seed=config.seed)
-                 if _both_outcomes(labels[f.fit_rows]) and _both_outcomes(labels[f.scored_rows])]
     rows, out_of_fold = [], {c.name: ([], []) for c in pool}
     for fold in folds:
         fit_rows = sample_rows(train.iloc[fold.fit_rows], settings.max_fold_rows, config.seed)
@@ -298,16 +265,14 @@ def choose_model(
     step(f"refitting {winner.name} on the training period")
     model = winner.fit(train)
     info: dict[str, object] = {"chosen": winner.name, "family": winner.family,
-                               "cv_folds": len(folds), "cv_scheme": scheme if folds else "none",
-                               "rows_available": rows_available, "n_fit": len(train)}
+                               "cv_folds": len(folds), "rows_available": rows_available,
+                               "n_fit": len(train)}
     if folds:
-        scores, outcomes = out_of_fold[winner.name]
-        last = slice(-1, None) if scheme == "rolling_origin" else slice(None)
-        raw, outcome = np.concatenate(scores[last]), np.concatenate(outcomes[last])
+        raw, outcome = (part[-1] for part in out_of_fold[winner.name])
         model.calibration, calibration_info = choose_calibration(
             raw, outcome, config.calibration_min_gain)
         info.update(calibration_info, calibration_rows=len(outcome),
-                    calibration_from=str(min(f.scored_from for f in folds[last]).date()))
+                    calibration_from=str(folds[-1].scored_from.date()))
     info.update({f"cv_{name}_auc": float(auc) for name, auc
                  in comparison.groupby("candidate", sort=False)["auc"].mean().items()})
     model.metadata.update(chosen=winner.name, label=label)
