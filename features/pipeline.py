@@ -190,7 +190,7 @@ def _calendar(cursor: duckdb.DuckDBPyConnection, inline: list[Stage], invoices: 
                      **{name: pa.array(v, pa.float64()) for name, v in columns.items()}})
 
 
-def _customer_habits(cursor: duckdb.DuckDBPyConnection, ledger: Ledger,
+def customer_habits(cursor: duckdb.DuckDBPyConnection, ledger: Ledger,
                      as_of: dt.date) -> pa.Table:
     """Habit columns of every customer as of `as_of` (`inv_state` materialized in `cursor`)."""
     keys = cursor.sql("SELECT ck FROM cust ORDER BY ck").to_arrow_table()["ck"].to_numpy()
@@ -338,7 +338,7 @@ def _run(ledger: Ledger, stages: list[Stage], final: str, *, as_of: dt.date | No
     try:
         inline = materialize(cursor, stages)
         if as_of is not None:
-            cursor.register("habit", _customer_habits(cursor, ledger, as_of))
+            cursor.register("habit", customer_habits(cursor, ledger, as_of))
         if calendar:
             cursor.register("cal", _calendar(cursor, inline, "inv_state",
                                              "i.settle_date IS NULL"))

@@ -6,8 +6,9 @@ DuckDB over the posted rows. No feature is defined twice:
 
 - `customer_history(ledger, as_of)`: `build_customer_features` plus the inputs the invoice
   and state features of `features.catalog` read besides the invoice itself (the customer's
-  exchange rate, credit limit, currency and the event-ledger aggregates such as
-  `invoiced_c__all`), stored in the snapshot;
+  exchange rate, credit limit, currency, the event-ledger aggregates such as
+  `invoiced_c__all` and the habit columns such as `prior_late_share`), stored in the
+  snapshot;
 - `PostedFeatures`: a DuckDB table of that history (plus one cold-start row: a customer
   without history, whose features the catalog's customer expressions give over empty
   aggregates and unknown attributes) and the catalog's invoice and state expressions over
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 import threading
 from collections.abc import Iterable
 
@@ -33,6 +35,7 @@ from features.catalog import FeatureSpec, measure_column
 from features.compile import asof_hist_stage, needed_measures, projection
 from features.events import MEASURES, cents, event_stages
 from features.habits import HABIT_COLUMNS
+from features.pipeline import customer_habits
 from features.sql import materialize, with_query
 from ledger.loader import Ledger
 
@@ -75,28 +78,41 @@ def history_measures() -> list[str]:
     return [measure_column(m, w) for m, w in needed_measures(posted_specs())]
 
 
+def history_habits() -> list[str]:
+    """Habit columns (`features.habits.HABIT_COLUMNS`) the posted-invoice features read."""
+    return [c for c in HABIT_COLUMNS
+            if any(re.search(rf"\b{c}\b", s.expression()) for s in posted_specs())]
+
+
+def history_inputs() -> list[str]:
+    """Every per-customer number the posted-invoice statement reads: aggregates and habits."""
+    return [*history_measures(), *history_habits()]
+
+
 def customer_history(ledger: Ledger, as_of: dt.date,
                      features: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per customer: its features as of `as_of` and the inputs posted invoices need.
 
     `features` is `build_customer_features(ledger, as_of)` when already built. Columns: those
     of the customer features, then `rate`, `credit_limit_c`, `customer_currency` and
-    `history_measures()`.
+    `history_inputs()`.
     """
     if features is None:
         features = build_customer_features(ledger, as_of)
     pairs = needed_measures(posted_specs())
     stages = [*event_stages(before=as_of), asof_hist_stage(posted_specs(), as_of)]
-    measures = ", ".join(f"h.{measure_column(m, w)}" for m, w in pairs)
+    measures = ", ".join([*(f"h.{measure_column(m, w)}" for m, w in pairs),
+                          *(f"b.{c}" for c in history_habits())])
     final = f"""
         SELECT c.customer_id, c.rate, c.credit_limit_c, k.currency AS customer_currency,
                {measures}
-        FROM cust c JOIN hist h USING (ck)
+        FROM cust c JOIN hist h USING (ck) JOIN habit b USING (ck)
         JOIN (SELECT customer_id, currency FROM customers) k USING (customer_id)
         ORDER BY customer_id"""
     cursor = ledger.con.cursor()
     try:
         inline = materialize(cursor, stages)
+        cursor.register("habit", customer_habits(cursor, ledger, as_of))
         inputs = cursor.sql(with_query(inline, final)).to_arrow_table().to_pandas()
     finally:
         cursor.close()
@@ -108,7 +124,7 @@ def check_history_columns(columns: Iterable[str]) -> None:
     """ValueError naming what a customer history lacks for the current feature catalog."""
     names = set(columns)
     needed = ["customer_id", "as_of", *(s.name for s in customer_specs()), *HISTORY_INPUTS,
-              *history_measures()]
+              *history_inputs()]
     missing = [c for c in needed if c not in names]
     if missing:
         raise ValueError(f"the snapshot's customer history lacks {', '.join(missing[:5])}"
@@ -132,14 +148,14 @@ class PostedFeatures:
         self.keys: dict[str, int] = {cid: i + 1 for i, cid in enumerate(keyed["customer_id"])}
         self.currency = dict(zip(keyed["customer_id"], keyed["customer_currency"], strict=True))
         table = keyed[["customer_id", "as_of", *self.columns, *HISTORY_INPUTS,
-                       *history_measures()]].copy()
+                       *history_inputs()]].copy()
         table.insert(0, "hk", range(1, len(table) + 1))
         self._con.register("history_frame", pa.Table.from_pandas(table, preserve_index=False))
         self._con.execute("CREATE TABLE history AS SELECT * FROM history_frame")
         self._con.unregister("history_frame")
         self._con.execute(f"INSERT INTO history BY NAME ({self._cold_start_sql()})")
         self.inputs = self._con.sql(
-            f"SELECT rate, {', '.join(history_measures())} FROM history ORDER BY hk"
+            f"SELECT rate, {', '.join(history_inputs())} FROM history ORDER BY hk"
         ).to_arrow_table().to_pandas()
         """The inputs of the posted-invoice features by history key."""
         self._con.execute("SET threads = 1")
@@ -165,14 +181,14 @@ class PostedFeatures:
             SELECT {COLD_START_KEY} AS hk, CAST(NULL AS VARCHAR) AS customer_id,
                    CAST({as_of} AS TIMESTAMP) AS as_of, {projection(customer_specs())},
                    rate, credit_limit_c, customer_currency,
-                   {", ".join(history_measures())}
+                   {", ".join(history_inputs())}
             FROM (SELECT {neutral}, {unknown}, CAST({as_of} AS DATE) AS as_of)"""
 
     def _posted_sql(self) -> str:
         """One statement over the posted rows given as list parameters (no table to register:
         about 3 ms for one invoice, against 5 ms registering an Arrow table)."""
         state = ", ".join(f"{expr} AS {name}" for name, expr in POSTED_STATE.items())
-        inputs = [*_POSTED_INPUTS.items(), *((c, "DOUBLE") for c in history_measures())]
+        inputs = [*_POSTED_INPUTS.items(), *((c, "DOUBLE") for c in history_inputs())]
         unnest = ", ".join(f"unnest(${i}::{kind}[]) AS {name}"
                            for i, (name, kind) in enumerate(inputs, start=1))
         self._inputs = [name for name, _ in inputs]
@@ -232,7 +248,7 @@ class PostedFeatures:
             "paperless": _flags(posted.get("paperless"), len(posted)),
             "rate": rate.astype(float).tolist(),
             **{c: self.inputs[c].to_numpy()[keys].astype(float).tolist()
-               for c in history_measures()},
+               for c in history_inputs()},
         }
         own = self._run(values)
         frame = pd.DataFrame({

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 from features.kpis import AMOUNTS, COUNTS
 from serving.champions import describe_champion, load_champion
 from serving.config import DATE_MAX, DATE_MIN, ApiConfig
-from serving.history import check_history_columns, customer_specs, history_measures
+from serving.history import check_history_columns, customer_specs, history_inputs
 from serving.portfolio import latest_portfolio_dir, read_portfolio, require_parts
 from serving.scoring import Scorer
 from training.collections import COLLECTIONS_MODEL_NAME
@@ -101,7 +101,7 @@ def snapshot_columns() -> dict[str, dict[str, str]]:
     """Column -> kind of every snapshot file the endpoints read: what `/score_invoices`,
     `/worklist`, `/credit_limits`, `/customer` and `/kpis` take from each row (the customer history
     also has every customer feature of the catalog)."""
-    customers = {**_CUSTOMERS, **dict.fromkeys(history_measures(), "number"),
+    customers = {**_CUSTOMERS, **dict.fromkeys(history_inputs(), "number"),
                  **{s.name: _FEATURE_KINDS[s.column_dtype] for s in customer_specs()}}
     return {"invoice_scores": _INVOICE_SCORES, "worklist": _WORKLIST, "limits": _LIMITS,
             "customers": customers, "kpis": _KPIS}
