@@ -395,7 +395,9 @@ def _habits() -> list[FeatureSpec]:
                                   missing="no invoice settled by any customer yet")),
         FeatureSpec("pay_month_run_share", f"Share of the customer's payments of the last {w} "
                     "days made around a month's payment runs (the 15th to the 17th, the last "
-                    "day of a month, the 1st or 2nd); null without payments.", "history",
+                    "day of a month, the 1st or 2nd); null without payments. It tells when an "
+                    "invoice will be paid against its due date (`due_days_to_half_month`), so "
+                    "it is an invoice input, not one of the customer model.", "invoice",
                     f"{{pay_month_run_n@{w}}} / nullif({' + '.join(counts)}, 0)", w,
                     reason=Reason("made {value:.0%} of payments around the 15th or a month end",
                                   missing=none_paid)),
