@@ -177,6 +177,27 @@ def test_lightgbm_fits_examples_of_a_single_date_without_early_stopping() -> Non
     assert roc_auc_score(frame["late"], model.predict_proba(frame)) > 0.7
 
 
+def test_a_budget_adds_the_shallow_candidate_whose_trees_are_three_deep() -> None:
+    from training.candidates import candidates
+
+    frame = examples(4000, "checkerboard")
+    budgeted = FAST.model_copy(update={"candidates": FAST.candidates.model_copy(
+        update={"explain_budget": 5_000})})
+    free = FAST.model_copy(update={"candidates": FAST.candidates.model_copy(
+        update={"explain_budget": None})})
+    pool = {c.name: c for c in candidates(len(frame), features=FEATURES, label="late",
+                                          config=budgeted)}
+    assert "lightgbm_shallow" in pool
+    assert "lightgbm_shallow" not in {c.name for c in candidates(
+        len(frame), features=FEATURES, label="late", config=free)}
+    model = pool["lightgbm_shallow"].fit(frame)
+    assert model.metadata["max_depth"] == 3 and model.metadata["learning_rate"] == 0.3
+    assert model.metadata["explain_cost"] <= 5_000
+    assert max(tree_costs(model.booster)) <= 8 * 3 ** 2  # 8 leaves, none deeper than 3
+    later = examples(2000, "checkerboard", seed=5)
+    assert roc_auc_score(later["late"], model.predict_proba(later)) > 0.8
+
+
 def test_a_lightgbm_candidate_over_the_serving_budget_converges_within_it() -> None:
     # The checkerboard needs many trees at a small learning rate; a tight budget makes the
     # candidate fit again with larger steps instead of keeping a model cut short.

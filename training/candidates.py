@@ -151,9 +151,12 @@ def lightgbm_capacity(rows: int, leaves: int, rows_per_leaf_share: float) -> dic
 
 def _lightgbm_rule(
     leaves: int, share: float, *, features: list[str], label: str, config: TrainingConfig,
+    shape: dict[str, float] | None = None,
 ) -> FitRule:
+    """`shape`: further LightGBM settings of the candidate (a depth, a learning rate)."""
     def fit(rows: pd.DataFrame) -> RiskModel:
-        settings = config.lightgbm.model_copy(update=lightgbm_capacity(len(rows), leaves, share))
+        settings = config.lightgbm.model_copy(
+            update={**lightgbm_capacity(len(rows), leaves, share), **(shape or {})})
         if len(rows) < ONE_THREAD_BELOW_ROWS:
             settings = settings.model_copy(update={"num_threads": 1})
         model, info = fit_booster(rows, config.model_copy(update={"lightgbm": settings}),
@@ -176,7 +179,7 @@ def _lightgbm_rule(
         model = budgeted
         model.metadata.update(family="lightgbm", best_iteration=info["best_iteration"],
                               **settings.model_dump(include={"num_leaves", "min_child_samples",
-                                                             "learning_rate"}))
+                                                             "learning_rate", "max_depth"}))
         return model
     return fit
 
@@ -206,8 +209,11 @@ def candidates(
         chosen.append(Candidate("logistic_history", "linear", linear(history, 1.0)))
     chosen += [Candidate(f"linear_c{c:g}", "linear", linear(features, c))
                for c in sorted(config.candidates.linear_c)]
-    chosen += [Candidate("lightgbm_small", "lightgbm", lightgbm(4, 0.01)),
-               Candidate("lightgbm_medium", "lightgbm", lightgbm(15, 0.0025))]
+    chosen.append(Candidate("lightgbm_small", "lightgbm", lightgbm(4, 0.01)))
+    if config.candidates.explain_budget is not None:
+        chosen.append(Candidate("lightgbm_shallow", "lightgbm", lightgbm(
+            SHALLOW_LEAVES, 0.0025, max_depth=SHALLOW_DEPTH, learning_rate=MAX_LEARNING_RATE)))
+    chosen.append(Candidate("lightgbm_medium", "lightgbm", lightgbm(15, 0.0025)))
     if rows >= LARGE_FROM_ROWS:
         chosen.append(Candidate("lightgbm_large", "lightgbm", lightgbm(63, 0.0005)))
     return chosen

@@ -16,6 +16,8 @@ class LightGBMParams(BaseModel):
     """Shrinkage per boosting round."""
     num_leaves: int = Field(15, ge=2)
     """Maximum leaves per tree."""
+    max_depth: int = Field(-1, ge=-1)
+    """Maximum depth of a tree (-1: no limit beyond the leaves)."""
     min_child_samples: int = Field(200, ge=1)
     """Minimum examples in a leaf; larger values smooth the probabilities."""
     feature_fraction: float = Field(0.5, gt=0, le=1)

@@ -119,6 +119,7 @@ def _lightgbm_params(features: list[str], config: TrainingConfig) -> dict:
         "metric": "binary_logloss",
         "learning_rate": lgbm.learning_rate,
         "num_leaves": lgbm.num_leaves,
+        "max_depth": lgbm.max_depth,
         "min_child_samples": lgbm.min_child_samples,
         "feature_fraction": lgbm.feature_fraction,
         "bagging_fraction": lgbm.bagging_fraction,
