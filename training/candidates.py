@@ -11,7 +11,8 @@ Candidates (`candidates`), simplest first:
   one per `[training.candidates] linear_c`;
 - `lightgbm_small`, `lightgbm_medium`, and from 20,000 rows `lightgbm_large`: LightGBM with
   4, 15 and 63 leaves and a minimum leaf size scaled to the rows it is fitted on; for a model
-  the API explains per request, each kept within the serving budget
+  the API explains per request, also `lightgbm_shallow` (8 leaves at most 3 deep, large steps:
+  made to converge within the budget), and each kept within the serving budget
   `[training.candidates] explain_budget`: one that needs more trees
   than the budget explains in time is fitted again with proportionally larger steps (learning
   rate at most `MAX_LEARNING_RATE`), and cut to its first trees within the budget only if it
@@ -65,6 +66,10 @@ LARGE_FROM_ROWS = 20_000
 """The 63-leaf LightGBM candidate joins from this many training rows."""
 MAX_LEARNING_RATE = 0.3
 """A LightGBM candidate refitted to converge within the serving budget steps at most this much."""
+SHALLOW_LEAVES, SHALLOW_DEPTH = 8, 3
+"""The candidate made for the serving budget: trees of at most 8 leaves 3 deep (TreeSHAP
+about 60 steps a tree, so about 150 trees in 10,000 steps), stepped at `MAX_LEARNING_RATE` so
+that it converges within them."""
 ONE_THREAD_BELOW_ROWS = 50_000
 """LightGBM fits on fewer rows use one thread: on small data a second thread only waits (and
 on a busy machine makes a fit many times slower)."""
@@ -194,8 +199,9 @@ def candidates(
     def linear(names: list[str], c: float) -> FitRule:
         return lambda frame: fit_linear(frame, features=names, label=label, c=c, seed=seed)
 
-    def lightgbm(leaves: int, share: float) -> FitRule:
-        return _lightgbm_rule(leaves, share, features=features, label=label, config=config)
+    def lightgbm(leaves: int, share: float, **shape: float) -> FitRule:
+        return _lightgbm_rule(leaves, share, features=features, label=label, config=config,
+                              shape=shape)
 
     chosen: list[Candidate] = []
     if "late_share_all" in features:
