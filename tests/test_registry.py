@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import shutil
 from pathlib import Path
 
 import mlflow
@@ -15,7 +16,7 @@ from typer.testing import CliRunner
 from ledger import load_ledger
 from ledger.synthetic import SyntheticConfig, generate_ledger, write_ledger
 from o2c.cli import app
-from tests.conftest import train_champions_cli, write_frames
+from tests.conftest import write_frames
 from training.config import GateConfig, TrainingConfig
 from training.registry import HISTORY_TAG, Registry
 from training.tasks import LATE_PAYMENT
@@ -189,13 +190,12 @@ def test_a_model_that_loses_to_the_baseline_is_registered_not_promoted(
 
 @pytest.mark.slow
 def test_another_ledger_needs_force_and_rollback_restores_the_champion_score_uses(
-    tmp_path: Path
+    api_workdir: tuple[Path, Path], tmp_path: Path
 ) -> None:
     root = tmp_path
-    ours = root / "ours"
-    write_ledger(generate_ledger(SyntheticConfig(customers=300, months=30, seed=8)), ours)
+    ours, trained = api_workdir  # our ledger and its champions, each v1
+    shutil.copytree(trained, root / "work")
     env = {"O2C_WORKDIR": str(root / "work"), **FAST_ENV}
-    train_champions_cli(ours, "2025-12-01", env)  # the three champions of our ledger
     # another company's books: the same shape, none of our customers
     frames = {p.stem: pd.read_parquet(p) for p in ours.glob("*.parquet")
               if not p.stem.startswith("truth_")}
