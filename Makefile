@@ -58,7 +58,8 @@ demo: install  ## the whole job on the built-in sample ledger
 	@if [ -f $(IBM_SAMPLE) ]; then \
 		echo "== a real export: the IBM accounts-receivable sample, imported by examples/ibm/mapping.toml"; \
 		$(BIN)/o2c import --mapping examples/ibm/mapping.toml --out $(WORKDIR)/ibm-ledger && \
-		$(BIN)/o2c validate $(WORKDIR)/ibm-ledger; \
+		$(BIN)/o2c validate $(WORKDIR)/ibm-ledger && \
+		O2C_WORKDIR=$(WORKDIR)/ibm-work $(BIN)/o2c train --ledger $(WORKDIR)/ibm-ledger --valid-from 2013-07-01; \
 	else echo "skipped the IBM import: $(IBM_SAMPLE) is not there (shared/ beside the checkout)"; fi
 	$(BIN)/o2c demo-users  # the web app's address and a user per role, passwords shown once
 
