@@ -269,6 +269,26 @@ def _usual_weekday(window: int) -> str:
     return f"CASE WHEN {most} > 0 THEN CASE {cases} END END"
 
 
+PAY_RUN_SHARE = 0.1
+"""A weekday is one of the customer's usual payment days when it holds at least this share of
+its payments (`due_pay_run_gap`)."""
+
+
+def _pay_run_gap(counts: list[str]) -> str:
+    """SQL of `due_pay_run_gap` from the customer's payments per ISO weekday (`counts`)."""
+    usual = [f"{c} >= {PAY_RUN_SHARE} * ({' + '.join(counts)})" for c in counts]
+    branches = []
+    for due in range(7):  # ISO weekday due + 1
+        steps, between = ["-1"], 0
+        for offset in range(1, 7):
+            steps.append(str(between))
+            between += (due + offset) % 7 < 5  # a Monday-Friday day passed on the way
+        cases = " ".join(f"WHEN {usual[(due + o) % 7]} THEN {steps[o]}" for o in range(7))
+        branches.append(f"WHEN {due + 1} THEN CASE {cases} END")
+    return (f"CASE WHEN {' + '.join(counts)} > 0 THEN CASE isodow(due_date) "
+            f"{' '.join(branches)} END END")
+
+
 _WEEKDAY_SQL = "[" + ", ".join(f"'{d}'" for d in WEEKDAYS) + "]"
 _SEQUENCE_TABLES = ("invoices", "payments", "credit_notes")
 _NO_CALENDAR = "no holiday calendar for the customer's country"
@@ -349,6 +369,16 @@ def _habits() -> list[FeatureSpec]:
                     reason=Reason("due {value:.0f} days before the customer's usual payment "
                                   "day", zero="due on the customer's usual payment day",
                                   missing=none_paid)),
+        FeatureSpec("due_pay_run_gap", "Business days (Monday to Friday) strictly between the "
+                    "due date and the next weekday on which the customer usually pays (at least "
+                    f"{PAY_RUN_SHARE:.0%} of its payments of the last {w} days: one run day for "
+                    "a weekly payer, every weekday for one without a habit); -1 when due on "
+                    "such a weekday, null without payments. An invoice due just before a "
+                    "payment run is paid in it, a day or more late.", "invoice",
+                    _pay_run_gap(counts), w, dtype="int", extra_tables=("invoices",),
+                    reason=Reason("due {value:.0f} business days before the customer's next "
+                                  "payment run", negative="due on one of the customer's usual "
+                                  "payment days", missing=none_paid)),
         FeatureSpec("late_share_shrunk", "Share of the invoices settled over all history that "
                     "were late, shrunk toward the population's share before as_of when they "
                     "are few (empirical Bayes).", "history",
