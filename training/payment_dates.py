@@ -74,6 +74,13 @@ MAX_FIT_ROWS = 60_000
 kept): LightGBM's quantile objective re-estimates every leaf from its rows' residuals, which
 makes each round several times dearer than a classifier's; the quantiles gain little from
 more rows."""
+LEARNING_RATE = 0.15
+MAX_ROUNDS = 300
+"""The boosters' step and most rounds: the API predicts the three quantiles of every invoice it
+scores, so their trees are paid per request. On the demo-sized ledger (1,500 x 30, valid from
+2025-12-01) the classifiers' 0.05 ran the P50 to 2,000 rounds for a P50 MAE of 7.65 days;
+0.15 and at most 300 rounds give 7.71 with the same coverage (76.5 %), a sixth of the trees and
+half the training time."""
 
 
 # ----------------------------------------------------------------------------- examples
@@ -268,7 +275,7 @@ def fit_payment_dates(
         inner_set = lgb.Dataset(x_all[inner_mask.to_numpy()], y_all[inner_mask.to_numpy()],
                                 reference=fit_set)
         early[name] = lgb.train(
-            settings, fit_set, num_boost_round=config.lightgbm.max_rounds,
+            settings, fit_set, num_boost_round=min(config.lightgbm.max_rounds, MAX_ROUNDS),
             valid_sets=[inner_set], valid_names=["inner"],
             callbacks=[lgb.early_stopping(config.lightgbm.early_stopping_rounds,
                                           verbose=False)])
@@ -351,7 +358,8 @@ def _params(config: TrainingConfig, rows: int) -> dict:
     """LightGBM quantile settings (LightGBM allows no monotone constraints with them)."""
     lgbm = config.lightgbm
     return {
-        "objective": "quantile", "metric": "quantile", "learning_rate": lgbm.learning_rate,
+        "objective": "quantile", "metric": "quantile",
+        "learning_rate": max(lgbm.learning_rate, LEARNING_RATE),
         **lightgbm_capacity(rows, lgbm.num_leaves, 0.0025),
         "feature_fraction": lgbm.feature_fraction, "bagging_fraction": lgbm.bagging_fraction,
         "bagging_freq": 1, "lambda_l2": lgbm.lambda_l2,
