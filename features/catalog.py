@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Literal
 
 from features.events import AGING_LABELS, MEASURES
@@ -508,7 +509,8 @@ def _overdue_words(label: str) -> str:
 _STATE_TABLES = ("invoices", "payments", "credit_notes")
 
 
-def _catalog() -> list[FeatureSpec]:
+@cache
+def _catalog() -> tuple[FeatureSpec, ...]:
     specs: list[FeatureSpec] = []
     for window in WINDOWS:
         specs += _history(window)
@@ -708,7 +710,7 @@ def _catalog() -> list[FeatureSpec]:
                     at_issue="zero at issue", monotone=1,
                     reason=Reason("a promise to pay was broken", zero="no broken promise")),
     ]
-    return specs
+    return tuple(specs)
 
 
 def feature_catalog(scope: str | None = None) -> list[FeatureSpec]:

@@ -23,6 +23,7 @@ import math
 import re
 import threading
 from collections.abc import Iterable
+from functools import cache
 
 import duckdb
 import numpy as np
@@ -84,9 +85,15 @@ def history_habits() -> list[str]:
             if any(re.search(rf"\b{c}\b", s.expression()) for s in posted_specs())]
 
 
+@cache
+def _history_inputs() -> tuple[str, ...]:
+    return (*history_measures(), *history_habits())
+
+
 def history_inputs() -> list[str]:
-    """Every per-customer number the posted-invoice statement reads: aggregates and habits."""
-    return [*history_measures(), *history_habits()]
+    """Every per-customer number the posted-invoice statement reads: aggregates and habits
+    (worked out from the catalog once: every scored request reads them)."""
+    return list(_history_inputs())
 
 
 def customer_history(ledger: Ledger, as_of: dt.date,
