@@ -55,6 +55,7 @@ demo: install  ## the whole job on the built-in sample ledger
 		|| test $$? -eq 4  # exit 4: the verdict is alert, as this demo means to show
 	$(BIN)/python -m o2c.api_tour
 	$(BIN)/python -m o2c.workflow_tour  # a collector's promise holds the customer at once
+	$(BIN)/o2c kpis --ledger $(DEMO_LEDGER) --as-of $(DEMO_AS_OF) --by collector  # each owner's book
 	@if [ -f $(IBM_SAMPLE) ]; then \
 		echo "== a real export: the IBM accounts-receivable sample, imported by examples/ibm/mapping.toml"; \
 		$(BIN)/o2c import --mapping examples/ibm/mapping.toml --out $(WORKDIR)/ibm-ledger && \
