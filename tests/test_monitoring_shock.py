@@ -26,7 +26,7 @@ from monitoring.windows import Window, outcomes_at_end, window_frame
 from o2c.cli import app
 from serving.champions import load_champion
 from tests.conftest import facts_before, train_champion
-from training.config import CandidatesConfig, LightGBMParams, TrainingConfig
+from training.config import CandidatesConfig, TrainingConfig
 from training.pipeline import MODEL_NAME
 from training.registry import Registry
 from training.tasks import LATE_PAYMENT
@@ -40,9 +40,9 @@ REFERENCE = Window("reference", D("2024-04-01"), D("2024-10-31"))
 STABLE = Window("current", D("2024-11-01"), D("2025-05-31"))
 SHOCKED = Window("current", D("2025-08-01"), D("2025-12-31"))
 CONFIG = MonitoringConfig(sample_rows=2000)
-TRAINING = TrainingConfig(snapshot_max_dates=4, candidates=CandidatesConfig(folds=2),
-                          lightgbm=LightGBMParams(learning_rate=0.1, max_rounds=300))
-"""A champion worth monitoring, fitted quickly: choosing it well is tested elsewhere."""
+TRAINING = TrainingConfig(candidates=CandidatesConfig(folds=2))
+"""A champion worth monitoring, chosen on 2 folds instead of 4: choosing it is tested elsewhere
+(a larger learning rate and fewer snapshot dates too left seed 3's calm window miscalibrated)."""
 
 
 @dataclass
