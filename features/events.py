@@ -293,20 +293,19 @@ def event_sources() -> list[EventSource]:
     boundaries = ", ".join(f"({k}, {b})" for k, b in enumerate(AGING_BOUNDARIES, start=1))
     pay_weekdays = ", ".join(f"CASE WHEN pay_c > 0 AND isodow(d) = {k} THEN 1 END AS pay_wd{k}_n"
                              for k in range(1, 8))
-    by_due_weekday = ", ".join(
-        f"CASE WHEN settles AND isodow(due_date) = {k} THEN {'1' if what == 'settled' else late}"
-        f" END AS {what}_due_wd{k}_n"
-        for k in range(1, 8) for what, late
-        in (("settled", None), ("late", f"CAST({days_late} > 0 AS INTEGER)")))
+    def settled_and_late(picks: str, suffix: str) -> str:
+        """Counts of the settlements of the invoices `picks` selects, and of the late ones."""
+        return (f"CASE WHEN settles AND {picks} THEN 1 END AS settled_{suffix}_n, "
+                f"CASE WHEN settles AND {picks} THEN CAST({days_late} > 0 AS INTEGER) END "
+                f"AS late_{suffix}_n")
+
+    by_due_weekday = ", ".join(settled_and_late(f"isodow(due_date) = {k}", f"due_wd{k}")
+                               for k in range(1, 8))
     month_run = ("CASE WHEN pay_c > 0 AND (day(d) BETWEEN 15 AND 17 OR day(d) <= 2 "
                  "OR d = last_day(d)) THEN 1 END AS pay_month_run_n")
     rem = " ".join(f"WHEN {k} THEN amount_c - applied_{k}_c"
                    for k in range(1, len(AGING_BOUNDARIES) + 1))
-    by_channel = ", ".join(
-        f"CASE WHEN settles AND {picks} THEN {'1' if what == 'settled' else late} END "
-        f"AS {what}_{channel}_n"
-        for channel, picks in _CHANNELS.items() for what, late
-        in (("settled", None), ("late", f"CAST({days_late} > 0 AS INTEGER)")))
+    by_channel = ", ".join(settled_and_late(picks, channel) for channel, picks in _CHANNELS.items())
     return [
         EventSource("issue", ("invoices_n", "invoiced_c", "first_invoice_date", "open_n",
                               "open_c", "paperless_n", "channel_known_n"), """

@@ -86,14 +86,10 @@ def history_habits() -> list[str]:
 
 
 @cache
-def _history_inputs() -> tuple[str, ...]:
-    return (*history_measures(), *history_habits())
-
-
-def history_inputs() -> list[str]:
+def history_inputs() -> tuple[str, ...]:
     """Every per-customer number the posted-invoice statement reads: aggregates and habits
     (worked out from the catalog once: every scored request reads them)."""
-    return list(_history_inputs())
+    return (*history_measures(), *history_habits())
 
 
 def customer_history(ledger: Ledger, as_of: dt.date,
