@@ -178,19 +178,15 @@ class RiskModel:
         categories (NaN when unseen or missing). ValueError naming a missing column or a
         value of the wrong type."""
         check_columns(frame, self.features)
-        matrix = np.empty((len(frame), len(self.features)))
-        numeric = [j for j, f in enumerate(self.features) if f not in self.categories]
-        columns = [self.features[j] for j in numeric]
-        if all(frame[c].dtype.kind in "biuf" for c in columns):  # one conversion for all
-            matrix[:, numeric] = frame[columns].to_numpy(dtype=float, na_value=np.nan)
-        else:
-            for j, column in zip(numeric, columns, strict=True):
-                matrix[:, j] = numbers(frame, column)
+        # column-major: each column is written in one contiguous run (LightGBM reads either)
+        matrix = np.empty((len(frame), len(self.features)), order="F")
         for j, column in enumerate(self.features):
             if column in self.categories:
                 codes = pd.Categorical(text(frame, column),
                                        categories=self.categories[column]).codes
                 matrix[:, j] = np.where(codes < 0, np.nan, codes)
+            else:
+                matrix[:, j] = numbers(frame, column)
         return matrix
 
     def raw_logit(self, frame: pd.DataFrame) -> np.ndarray:
