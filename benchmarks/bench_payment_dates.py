@@ -9,7 +9,8 @@ at 2026-01-01 (`build_snapshot`) repeated to 1,000,000 rows, as Parquet.
 
 Measured in a fresh process, as serving runs it: read the model (`models.store.load_model`) and
 the 1M rows' inputs (the model's features, due date and days past due), predict P10/P50/P90
-(`PaymentDateModel.predict_days`) and turn them into dates (`pay_dates`): wall and CPU seconds of each step and of the whole process, peak RSS.
+(`PaymentDateModel.predict_days`) and turn them into dates (`pay_dates`): wall and CPU
+seconds of each step and of the whole process, peak RSS.
 Target (issue 15): <= 10 s for the 1M invoices. Building the features of 1M open invoices is
 the snapshot's cost (`bench_features.py`), shared by every model, and is not counted here.
 """

@@ -78,10 +78,15 @@ def main() -> None:
         registry = Registry(f"sqlite:///{store}/mlflow.db", "bench",
                             Path(store, "artifacts").as_uri())
         begin = time.perf_counter()
-        result = train_task(
-            LATE_PAYMENT, ledger, valid_from=valid_from, config=TrainingConfig(),
-            registry=registry,
-            progress=lambda step: steps.append((step, time.perf_counter(), _peak_gib())))
+
+        def mark(step: str) -> None:
+            """Note each step as it starts, and say so at once (a long run can be followed)."""
+            steps.append((step, time.perf_counter(), _peak_gib()))
+            print(f"  {steps[-1][1] - begin:7.1f} s  peak {steps[-1][2]:5.2f} GiB  {step}",
+                  flush=True)
+
+        result = train_task(LATE_PAYMENT, ledger, valid_from=valid_from,
+                            config=TrainingConfig(), registry=registry, progress=mark)
         total = time.perf_counter() - begin
     marks = [(t, peak) for _, t, peak in steps[1:]] + [(begin + total, _peak_gib())]
     truth = pd.read_parquet(folder / "truth_invoices.parquet") if (

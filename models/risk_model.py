@@ -11,12 +11,15 @@ import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import ClassVar, Literal
 
 import lightgbm as lgb
 import numpy as np
 import pandas as pd
+
+from models.treeshap import ShapTables
 
 BOOSTER_FILE = "booster.txt"
 META_FILE = "model.json"
@@ -96,16 +99,20 @@ def text(frame: pd.DataFrame, column: str) -> pd.Series:
 
 
 def design_matrix(
-    frame: pd.DataFrame, features: list[str], categories: dict[str, list[str]]
+    frame: pd.DataFrame, features: list[str], categories: dict[str, list[str]],
+    rows: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """`features` of `frame` as LightGBM training input: floats, and categoricals as pandas
     categoricals of `categories` (values unseen in training become missing). LightGBM stores
     these categories in the booster (`pandas_categorical`); `RiskModel` scores with their
-    codes."""
+    codes. `rows`: a boolean mask of the rows to take (each column is cut on its own, so the
+    other columns of `frame` are never copied)."""
     check_columns(frame, features)
-    return pd.DataFrame({c: pd.Categorical(text(frame, c), categories=categories[c])
-                         if c in categories else numbers(frame, c) for c in features},
-                        index=frame.index)
+    if rows is None:
+        rows = np.ones(len(frame), dtype=bool)
+    return pd.DataFrame({c: pd.Categorical(text(frame, c)[rows], categories=categories[c])
+                         if c in categories else numbers(frame, c)[rows] for c in features},
+                        index=frame.index[rows])
 
 
 def tree_costs(booster: lgb.Booster) -> np.ndarray:
@@ -219,9 +226,17 @@ class RiskModel:
         return probability, self._contributions(matrix, frame.index)
 
     def _contributions(self, matrix: np.ndarray, index: pd.Index) -> pd.DataFrame:
-        threads = (os.cpu_count() or 1) if len(matrix) >= PARALLEL_ROWS else 1
-        values = self.booster.predict(matrix, pred_contrib=True, num_threads=threads)
-        return pd.DataFrame(values[:, :-1], columns=self.features, index=index)
+        if self.shap_tables is not None:  # small trees: the same values by look-up
+            values = self.shap_tables.contributions(matrix)
+        else:
+            threads = (os.cpu_count() or 1) if len(matrix) >= PARALLEL_ROWS else 1
+            values = self.booster.predict(matrix, pred_contrib=True, num_threads=threads)[:, :-1]
+        return pd.DataFrame(values, columns=self.features, index=index)
+
+    @cached_property
+    def shap_tables(self) -> ShapTables | None:
+        """TreeSHAP tables of the booster's trees (`models.treeshap`); None for large trees."""
+        return ShapTables.of(self.booster)
 
     def explain_cost(self) -> int:
         """What TreeSHAP reason codes cost per row, in steps: over the trees scored, the

@@ -64,6 +64,8 @@ class Scorer:
             raise ValueError(f"max_batch and max_ids must be >= 1, got {max_batch!r}, "
                              f"{max_ids!r}")
         self.model = late_payment
+        if isinstance(late_payment, RiskModel):
+            _ = late_payment.shap_tables  # built now, not on the first request with reasons
         self.payment_dates = payment_dates
         self.portfolio = portfolio
         self.as_of = portfolio.as_of
@@ -160,7 +162,10 @@ class Scorer:
         if self.payment_dates is None:
             return [{} for _ in range(len(features))]
         dates = pay_dates(features["due_date"], self.payment_dates.predict_days(features))
-        return records(dates.apply(lambda column: column.dt.strftime("%Y-%m-%d")))
+        iso = {name: np.datetime_as_string(column.to_numpy().astype("datetime64[D]"),
+                                           unit="D").tolist()
+               for name, column in dates.items()}
+        return [dict(zip(iso, row, strict=True)) for row in zip(*iso.values(), strict=True)]
 
     def _check_invoices(self, invoices: Sequence[Mapping[str, Any]]) -> None:
         """Currency of each invoice: the customer's own, or one the ledger has a rate for."""

@@ -254,7 +254,8 @@ def choose_model(
     train = sample_rows(train, config.max_train_rows, config.seed)
     if known_from is not None:
         known_from = known_from.loc[train.index].reset_index(drop=True)
-    train = train.reset_index(drop=True)
+    train = train.copy(deep=False)  # numbered 0..n-1 without copying the sample's columns
+    train.index = pd.RangeIndex(len(train))
     labels = train[label].to_numpy(dtype=int)
     pool = candidates(len(train), features=features, label=label, config=config,
                       channel=channel)

@@ -94,9 +94,10 @@ def fit_booster(
         model = RiskModel(booster=booster, features=features, categories=categories)
         return model, {"best_iteration": rounds, "n_fit": len(train), "n_inner": 0,
                        "inner_from": None}
-    x_fit = design_matrix(train[fit_mask], features, categories)
-    x_inner = design_matrix(train[inner_mask], features, categories)
-    y_fit, y_inner = train.loc[fit_mask, label], train.loc[inner_mask, label]
+    fit_rows, inner_rows = fit_mask.to_numpy(), inner_mask.to_numpy()
+    x_fit = design_matrix(train, features, categories, rows=fit_rows)
+    x_inner = design_matrix(train, features, categories, rows=inner_rows)
+    y_fit, y_inner = train.loc[fit_rows, label], train.loc[inner_rows, label]
     fit_set = lgb.Dataset(x_fit, y_fit.astype(int), categorical_feature=list(categories),
                           free_raw_data=False)
     inner_set = lgb.Dataset(x_inner, y_inner.astype(int), reference=fit_set)
