@@ -98,21 +98,27 @@ def text(frame: pd.DataFrame, column: str) -> pd.Series:
     raise ValueError(f"feature {column}: expected text categories, found {found}")
 
 
-def design_matrix(
+def numeric_design(
     frame: pd.DataFrame, features: list[str], categories: dict[str, list[str]],
     rows: np.ndarray | None = None,
-) -> pd.DataFrame:
-    """`features` of `frame` as LightGBM training input: floats, and categoricals as pandas
-    categoricals of `categories` (values unseen in training become missing). LightGBM stores
-    these categories in the booster (`pandas_categorical`); `RiskModel` scores with their
-    codes. `rows`: a boolean mask of the rows to take (each column is cut on its own, so the
-    other columns of `frame` are never copied)."""
+) -> np.ndarray:
+    """`features` of `frame` in order as floats, each categorical as its code in
+    `categories` (NaN when unseen or missing): the matrix LightGBM is trained on and scores.
+    Column-major, each column written in one contiguous run (LightGBM reads either order
+    without a copy). `rows`: a boolean mask of the rows to take, each column cut on its own
+    (the other columns of `frame` are never copied). ValueError naming a missing column or a
+    value of the wrong type."""
     check_columns(frame, features)
-    if rows is None:
-        rows = np.ones(len(frame), dtype=bool)
-    return pd.DataFrame({c: pd.Categorical(text(frame, c)[rows], categories=categories[c])
-                         if c in categories else numbers(frame, c)[rows] for c in features},
-                        index=frame.index[rows])
+    count = len(frame) if rows is None else int(np.count_nonzero(rows))
+    matrix = np.empty((count, len(features)), order="F")
+    for j, column in enumerate(features):
+        if column in categories:
+            codes = pd.Categorical(text(frame, column), categories=categories[column]).codes
+            values = np.where(codes < 0, np.nan, codes)
+        else:
+            values = numbers(frame, column)
+        matrix[:, j] = values if rows is None else values[rows]
+    return matrix
 
 
 def tree_costs(booster: lgb.Booster) -> np.ndarray:
@@ -152,11 +158,11 @@ core; smaller ones on one thread (on a busy machine extra threads only slow them
 class RiskModel:
     """A calibrated LightGBM classifier over named features.
 
-    It scores a numeric design matrix (`design_matrix`): floats, and each categorical as its
-    code in the training categories (NaN when unseen or missing), which is what LightGBM
-    makes of the pandas categoricals it was trained on. Handing LightGBM the numbers
-    directly skips its pandas conversion (about 15 ms and 3 ms of a one-row call for 70
-    features), so single invoices, batches and back-tests share one fast path.
+    It is trained on and scores one numeric design matrix (`numeric_design`): floats, and
+    each categorical as its code in the training categories (NaN when unseen or missing),
+    which is also what LightGBM makes of pandas categoricals (boosters saved by versions
+    that trained on those score alike). Single invoices, batches and back-tests share this
+    one fast path.
     """
 
     booster: lgb.Booster
@@ -169,8 +175,8 @@ class RiskModel:
     """The files `save` writes and `load` reads."""
 
     def __post_init__(self) -> None:
-        """Check the categories against those LightGBM stored in the booster, whose codes the
-        numeric design matrix uses."""
+        """Check the categories against those LightGBM stored in the booster if it was
+        trained on pandas categoricals, whose codes the numeric design matrix uses."""
         unknown = sorted(set(self.categories) - set(self.features))
         if unknown:
             raise ValueError(f"categories given for non-features: {', '.join(unknown)}")
@@ -181,20 +187,8 @@ class RiskModel:
                              "model's: categoricals cannot be scored as codes")
 
     def design_matrix(self, frame: pd.DataFrame) -> np.ndarray:
-        """The model's inputs in order as floats, categoricals as codes of the training
-        categories (NaN when unseen or missing). ValueError naming a missing column or a
-        value of the wrong type."""
-        check_columns(frame, self.features)
-        # column-major: each column is written in one contiguous run (LightGBM reads either)
-        matrix = np.empty((len(frame), len(self.features)), order="F")
-        for j, column in enumerate(self.features):
-            if column in self.categories:
-                codes = pd.Categorical(text(frame, column),
-                                       categories=self.categories[column]).codes
-                matrix[:, j] = np.where(codes < 0, np.nan, codes)
-            else:
-                matrix[:, j] = numbers(frame, column)
-        return matrix
+        """The model's inputs (`numeric_design`)."""
+        return numeric_design(frame, self.features, self.categories)
 
     def raw_logit(self, frame: pd.DataFrame) -> np.ndarray:
         """Uncalibrated log-odds from the booster."""

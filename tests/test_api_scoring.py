@@ -15,7 +15,7 @@ from features import build_customer_features, build_invoice_features, build_snap
 from ledger.loader import ledger_from_frames
 from ledger.synthetic import SyntheticConfig, generate_ledger
 from models.limits import LimitsConfig
-from models.risk_model import RiskModel, design_matrix
+from models.risk_model import RiskModel, numeric_design
 from models.worklist import WorklistConfig
 from serving.batcher import ScoreBatcher
 from serving.champions import Champion
@@ -38,13 +38,14 @@ def ledger():  # noqa: ANN201
 def fake_model(frame: pd.DataFrame, features: list[str], seed: int) -> RiskModel:
     """A tiny LightGBM model over `features`: riskier with a higher late share."""
     categories = {"country": sorted(frame["country"].dropna().astype(str).unique())}
-    matrix = design_matrix(frame, features, categories)
+    matrix = numeric_design(frame, features, categories)
     rng = np.random.default_rng(seed)
     late = frame["late_share_all"].fillna(0.3).to_numpy()
     label = (rng.random(len(frame)) < 0.1 + 0.8 * late).astype(int)
     booster = lgb.train({"objective": "binary", "num_leaves": 4, "min_data_in_leaf": 5,
                          "verbose": -1, "seed": seed},
-                        lgb.Dataset(matrix, label, categorical_feature=["country"]),
+                        lgb.Dataset(matrix, label, feature_name=features,
+                                    categorical_feature=["country"]),
                         num_boost_round=15)
     return RiskModel(booster=booster, features=features, categories=categories)
 

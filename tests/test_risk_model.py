@@ -1,4 +1,6 @@
-"""RiskModel's numeric design matrix: the same scores as LightGBM's pandas path, clear errors."""
+"""RiskModel's numeric design matrix: the same scores as LightGBM's pandas path (boosters of
+earlier versions were trained on pandas categoricals), the same model trained on it, clear
+errors."""
 
 from __future__ import annotations
 
@@ -11,13 +13,19 @@ from models.reasons import reason_codes
 from models.risk_model import (
     PARALLEL_ROWS,
     RiskModel,
-    design_matrix,
+    numeric_design,
     tree_costs,
     within_explain_budget,
 )
 
 FEATURES = ["late_share_all", "log_amount", "terms_days", "has_open_dispute", "country"]
 CATEGORIES = {"country": ["DE", "FR", "US"]}
+
+
+def _pandas_design(frame: pd.DataFrame) -> pd.DataFrame:
+    """The features as LightGBM's pandas input: floats and pandas categoricals."""
+    return frame[FEATURES].astype({"has_open_dispute": float}).assign(
+        country=pd.Categorical(frame["country"], categories=CATEGORIES["country"]))
 
 
 def _frame(rows: int, seed: int) -> pd.DataFrame:
@@ -41,7 +49,7 @@ def model() -> RiskModel:
     label = (np.random.default_rng(1).random(len(frame)) < risk).astype(int)
     booster = lgb.train({"objective": "binary", "num_leaves": 7, "min_data_in_leaf": 20,
                          "verbose": -1, "seed": 0, "num_threads": 1},
-                        lgb.Dataset(design_matrix(frame, FEATURES, CATEGORIES), label,
+                        lgb.Dataset(_pandas_design(frame), label,
                                     categorical_feature=["country"]),
                         num_boost_round=30)
     return RiskModel(booster=booster, features=FEATURES, categories=CATEGORIES,
@@ -61,13 +69,32 @@ def test_numeric_path_scores_as_lightgbm_on_the_pandas_design(model: RiskModel,
     additions)."""
     frame = _frame(rows, 2)
     frame.loc[0, "country"] = "ZZ"  # unseen in training
-    pandas_design = design_matrix(frame, FEATURES, CATEGORIES)
+    pandas_design = _pandas_design(frame)
     raw = model.booster.predict(pandas_design, raw_score=True)
     np.testing.assert_array_equal(model.raw_logit(frame), raw)
     np.testing.assert_array_equal(model.predict_proba(frame), model.calibration.apply(raw))
     contributions = model.booster.predict(pandas_design, pred_contrib=True)[:, :-1]
     np.testing.assert_allclose(model.contributions(frame).to_numpy(), contributions,
                                rtol=0, atol=1e-12)
+
+
+def test_training_on_the_numeric_design_gives_the_same_model(model: RiskModel) -> None:
+    """What training now hands LightGBM (`numeric_design`, categoricals by index) makes the
+    same trees as the pandas categoricals did, and the rows' mask takes the same rows."""
+    frame = _frame(3000, 0)
+    risk = 0.8 * frame["late_share_all"].fillna(0.5) + 0.3 * (frame["country"] == "US")
+    label = (np.random.default_rng(1).random(len(frame)) < risk).astype(int)
+    booster = lgb.train({"objective": "binary", "num_leaves": 7, "min_data_in_leaf": 20,
+                         "verbose": -1, "seed": 0, "num_threads": 1},
+                        lgb.Dataset(numeric_design(frame, FEATURES, CATEGORIES), label,
+                                    feature_name=FEATURES, categorical_feature=["country"]),
+                        num_boost_round=30)
+    scored = _frame(200, 5)
+    twin = RiskModel(booster=booster, features=FEATURES, categories=CATEGORIES)
+    np.testing.assert_array_equal(twin.raw_logit(scored), model.raw_logit(scored))
+    rows = np.arange(len(scored)) % 3 == 0
+    np.testing.assert_array_equal(numeric_design(scored, FEATURES, CATEGORIES, rows),
+                                  model.design_matrix(scored[rows]))
 
 
 def test_categories_become_codes_and_unseen_ones_missing(model: RiskModel) -> None:
@@ -111,7 +138,7 @@ def test_a_value_of_the_wrong_type_is_named(model: RiskModel, column: str, value
         with pytest.raises(ValueError, match=message):
             method(frame)
     with pytest.raises(ValueError, match=message):  # training input too
-        design_matrix(frame, FEATURES, CATEGORIES)
+        numeric_design(frame, FEATURES, CATEGORIES)
 
 
 def test_dates_are_not_numbers(model: RiskModel) -> None:

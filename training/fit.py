@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 
 from features.catalog import model_inputs
-from models.risk_model import RiskModel, design_matrix
+from models.risk_model import RiskModel, numeric_design
 from training.calibration import choose_calibration
 from training.config import TrainingConfig
 
@@ -84,23 +84,25 @@ def fit_booster(
     features = feature_columns(train) if features is None else features
     categories = category_levels(train, features)
     params = _lightgbm_params(features, config)
+    labels = train[label].to_numpy(dtype=int)
+
+    def dataset(rows: np.ndarray | None = None, **options: object) -> lgb.Dataset:
+        """The rows' design matrix and labels, handed over (freed once LightGBM has binned
+        them)."""
+        return lgb.Dataset(numeric_design(train, features, categories, rows),
+                           labels if rows is None else labels[rows], feature_name=features,
+                           categorical_feature=list(categories), **options)
+
     try:
         fit_mask, inner_mask = inner_split(train, config.inner_valid_share)
     except ValueError:
-        fit_set = lgb.Dataset(design_matrix(train, features, categories),
-                              train[label].astype(int), categorical_feature=list(categories))
         rounds = config.lightgbm.unsplit_rounds
-        booster = lgb.train(params, fit_set, num_boost_round=rounds)
+        booster = lgb.train(params, dataset(), num_boost_round=rounds)
         model = RiskModel(booster=booster, features=features, categories=categories)
         return model, {"best_iteration": rounds, "n_fit": len(train), "n_inner": 0,
                        "inner_from": None}
-    fit_rows, inner_rows = fit_mask.to_numpy(), inner_mask.to_numpy()
-    x_fit = design_matrix(train, features, categories, rows=fit_rows)
-    x_inner = design_matrix(train, features, categories, rows=inner_rows)
-    y_fit, y_inner = train.loc[fit_rows, label], train.loc[inner_rows, label]
-    fit_set = lgb.Dataset(x_fit, y_fit.astype(int), categorical_feature=list(categories),
-                          free_raw_data=False)
-    inner_set = lgb.Dataset(x_inner, y_inner.astype(int), reference=fit_set)
+    fit_set = dataset(fit_mask.to_numpy())
+    inner_set = dataset(inner_mask.to_numpy(), reference=fit_set)
     booster = lgb.train(
         params, fit_set, num_boost_round=config.lightgbm.max_rounds, valid_sets=[inner_set],
         valid_names=["inner"],

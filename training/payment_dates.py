@@ -43,7 +43,7 @@ from ledger.loader import Ledger
 from ledger.summary import ledger_end
 from models.forecast import outcome_levels, quantile_knots
 from models.payment_dates import CAP_DAYS, LEVELS, NAMES, PaymentDateModel, bounded, pay_dates
-from models.risk_model import design_matrix
+from models.risk_model import numeric_design
 from training import payment_date_plots as plots
 from training.candidates import lightgbm_capacity
 from training.config import TrainingConfig
@@ -267,7 +267,7 @@ def fit_payment_dates(
     features = feature_columns(train)
     categories = category_levels(train, features)
     fit_mask, inner_mask = inner_split(train, config.inner_valid_share)
-    x_all = design_matrix(train, features, categories)
+    x_all = numeric_design(train, features, categories)
     y_all = train[LABEL].to_numpy(dtype=float)
     params = _params(config, len(train))
     early, refit, rounds = {}, {}, {}
@@ -275,7 +275,7 @@ def fit_payment_dates(
         step(f"fitting the P{round(level * 100)} booster")
         settings = {**params, "alpha": level}
         fit_set = lgb.Dataset(x_all[fit_mask.to_numpy()], y_all[fit_mask.to_numpy()],
-                              categorical_feature=list(categories))
+                              feature_name=features, categorical_feature=list(categories))
         inner_set = lgb.Dataset(x_all[inner_mask.to_numpy()], y_all[inner_mask.to_numpy()],
                                 reference=fit_set)
         early[name] = lgb.train(
@@ -284,7 +284,7 @@ def fit_payment_dates(
             callbacks=[lgb.early_stopping(config.lightgbm.early_stopping_rounds,
                                           verbose=False)])
         rounds[name] = max(1, early[name].best_iteration)
-        refit[name] = lgb.train(settings, lgb.Dataset(x_all, y_all,
+        refit[name] = lgb.train(settings, lgb.Dataset(x_all, y_all, feature_name=features,
                                                       categorical_feature=list(categories)),
                                 num_boost_round=rounds[name])
     inner = train[inner_mask.to_numpy()]
