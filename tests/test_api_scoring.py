@@ -93,14 +93,18 @@ def test_posted_invoice_features_equal_the_pipeline_on_their_issue_day(
 ) -> None:
     """Invoices issued on D, posted with the history as of D, get exactly the features of
     `build_invoice_features` (as of their issue date) and the state of an invoice at issue,
-    through either way of running the statement (list parameters, prepared with literals)."""
+    through either way of running the statement (over the cursor's temporary table, with
+    list literals); a later call sees only its own rows."""
     monkeypatch.setattr("serving.history.PREPARED_ROWS", prepared_rows)
     history = customer_history(ledger, AS_OF)
     invoices = ledger.con.sql("SELECT * FROM invoices").df()
     posted = invoices[pd.to_datetime(invoices["issue_date"]) == pd.Timestamp(AS_OF)].copy()
     assert len(posted) >= 2
     posted["as_of"] = AS_OF
-    built = PostedFeatures(history).build(posted)
+    features = PostedFeatures(history)
+    built = features.build(posted)
+    again = features.build(posted.iloc[[1, 0]])
+    pd.testing.assert_frame_equal(again, built.iloc[[1, 0]].reset_index(drop=True))
     expected = build_invoice_features(ledger, start=AS_OF, end=AS_OF + dt.timedelta(days=1))
     expected = expected.set_index("invoice_id").loc[built["invoice_id"]].reset_index()
     own = [s.name for s in posted_specs() if s.kind == "invoice"]
