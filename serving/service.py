@@ -23,7 +23,7 @@ from typing import Any
 import bentoml
 from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
-from starlette.responses import JSONResponse, RedirectResponse
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from features.kpis import check_grouping, kpi_report
 from o2c.settings import Settings, load_settings
@@ -173,7 +173,9 @@ class O2CRisk:
         except ApiError as exc:
             return _refuse("/score_invoices", exc)
         scores = await self.batcher.score(scorer, rows, reasons=reasons)
-        return ScoreResponse(scores=scores)
+        # the rows are the schema's JSON already: written as they are, not validated again
+        # (for 1,000 invoices about 10 ms of the request)
+        return Response(json.dumps({"scores": scores}), media_type="application/json")
 
     @bentoml.api(input_spec=WorklistRequest)
     def worklist(self, ctx: bentoml.Context, top_k: int | None = None,

@@ -20,6 +20,7 @@ from typer.testing import CliRunner
 
 from o2c.cli import app
 from serving.local import running_server
+from serving.schemas import ScoreResponse
 from tests.conftest import API_AS_OF
 
 AS_OF = API_AS_OF
@@ -118,7 +119,10 @@ def test_score_invoices_known_and_cold_start(client: httpx.Client, customer: dic
     response = client.post("/score_invoices", json=body,
                            headers=BY_ROLE["collector"])
     assert response.status_code == 200, response.text
-    known, cold = response.json()["scores"]
+    assert response.headers["content-type"] == "application/json"
+    known, cold = ScoreResponse.model_validate_json(response.text).model_dump(
+        mode="json", exclude_unset=True)["scores"]
+    assert [known, cold] == response.json()["scores"]  # the schema's JSON, field for field
     assert (known["invoice_id"], cold["invoice_id"]) == ("API-1", "API-2")
     assert known["cold_start"] is False and known["history_as_of"] == AS_OF
     assert cold["cold_start"] is True
