@@ -63,7 +63,6 @@ class ShapTables:
 
     split_feature: np.ndarray
     split_threshold: np.ndarray
-    split_categorical: np.ndarray
     split_default_left: np.ndarray
     split_missing: np.ndarray  # 0 None, 1 Zero, 2 NaN
     categorical_splits: np.ndarray
@@ -107,7 +106,6 @@ class ShapTables:
         return cls(
             split_feature=np.array([s.feature for s in flat], dtype=np.int64),
             split_threshold=np.array([s.threshold for s in flat]),
-            split_categorical=np.array([s.categorical for s in flat], dtype=bool),
             split_default_left=np.array([s.default_left for s in flat], dtype=bool),
             split_missing=np.array([("None", "Zero", "NaN").index(s.missing) for s in flat],
                                    dtype=np.int8),
