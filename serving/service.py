@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 import bentoml
+import orjson
 from fastapi import FastAPI
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.responses import JSONResponse, RedirectResponse, Response
@@ -173,9 +174,9 @@ class O2CRisk:
         except ApiError as exc:
             return _refuse("/score_invoices", exc)
         scores = await self.batcher.score(scorer, rows, reasons=reasons)
-        # the rows are the schema's JSON already: written as they are, not validated again
-        # (for 1,000 invoices about 10 ms of the request)
-        return Response(json.dumps({"scores": scores}), media_type="application/json")
+        # the rows are the schema's JSON already: written as they are (orjson), not validated
+        # again (for 1,000 invoices about 15 ms of the request)
+        return Response(orjson.dumps({"scores": scores}), media_type="application/json")
 
     @bentoml.api(input_spec=WorklistRequest)
     def worklist(self, ctx: bentoml.Context, top_k: int | None = None,
