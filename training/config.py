@@ -75,11 +75,12 @@ class CandidatesConfig(BaseModel):
     row (over its trees, each leaf's depth squared: `models.risk_model.tree_costs`). A
     candidate that needs more trees is fitted again with larger steps, then keeps only its
     first trees within it, in cross-validation and refit alike, so the model chosen is the
-    one served (`training.candidates`). TreeSHAP takes about 10 µs of CPU per step for 1,000
-    invoices (benchmarks/RESULTS.md): the default, about 100 ms of CPU or 50 ms on two cores,
-    is what the acceptance ledger needs to keep 0.95 of the ground truth's AUC (5,000 steps
-    gave 0.941, 10,000 0.950), at the cost of `/score_invoices` with reasons for 1,000
-    invoices sitting at about its 100 ms goal rather than well within it."""
+    one served (`training.candidates`). LightGBM's TreeSHAP takes about 10 µs of CPU per step
+    for 1,000 invoices; models of small trees (at most 7 splits) are explained by look-up
+    (`models.treeshap`) about four times faster (benchmarks/RESULTS.md). The default is what
+    the acceptance ledger needs to keep 0.95 of the ground truth's AUC (5,000 steps gave
+    0.941, 10,000 0.950-0.958; 20,000 0.960 with 15-leaf trees, which the look-up does not
+    take), with `/score_invoices` for 1,000 invoices with reasons at 72-84 ms (goal 100)."""
 
 
 class TrainingConfig(BaseModel):
