@@ -38,6 +38,7 @@ demo: install  ## the whole job on the built-in sample ledger
 	$(BIN)/o2c features build --ledger $(DEMO_LEDGER) --per-invoice --out $(WORKDIR)/demo-invoice-features.parquet
 	$(BIN)/o2c features build --ledger $(DEMO_LEDGER) --as-of $(DEMO_AS_OF) --out $(WORKDIR)/demo-snapshot.parquet
 	$(BIN)/o2c train --ledger $(DEMO_LEDGER) --valid-from $(DEMO_VALID_FROM)
+	$(BIN)/o2c models list  # each version: aliases, validation metrics, ledger, the gate's decision
 	$(BIN)/o2c score --ledger $(DEMO_LEDGER) --as-of $(DEMO_AS_OF)
 	$(BIN)/o2c worklist --ledger $(DEMO_LEDGER) --as-of $(DEMO_AS_OF) --top 15
 	$(BIN)/o2c limits --ledger $(DEMO_LEDGER) --as-of $(DEMO_AS_OF)

@@ -65,19 +65,18 @@ def reason_codes(model: ScoringModel, frame: pd.DataFrame, *, top: int = 3,
     """
     if contributions is None:
         contributions = model.contributions(frame)
-    matrix = contributions.to_numpy()
+    values = contributions.to_numpy()
     names = list(contributions.columns)
-    order = np.argsort(matrix, axis=1, kind="stable")
-    values = matrix.tolist()  # Python floats: read one by one below
-    sides = {"raises": (order[:, ::-1][:, :top].tolist(), 1.0)}
+    order = np.argsort(values, axis=1, kind="stable")
+    sides = {"raises": (order[:, ::-1][:, :top], 1.0)}
     if lowers:
-        sides["lowers"] = (order[:, :top].tolist(), -1.0)
+        sides["lowers"] = (order[:, :top], -1.0)
     columns: dict[int, list] = {}
     words: dict[tuple[int, object], tuple[object, str]] = {}
 
     def reason(row: int, j: int) -> dict:
         if j not in columns:
-            columns[j] = frame[names[j]].to_numpy()
+            columns[j] = frame[names[j]].tolist()
         value = columns[j][row]
         key = (j, None if _missing(value) else value)
         if key not in words:
@@ -85,9 +84,9 @@ def reason_codes(model: ScoringModel, frame: pd.DataFrame, *, top: int = 3,
                           else float(key[1]), describe(names[j], key[1]))
         plain, text = words[key]
         return {"feature": names[j], "value": plain,
-                "contribution": round(values[row][j], 4), "text": text}
+                "contribution": round(float(values[row, j]), 4), "text": text}
 
-    return [{side: [reason(row, j) for j in ranked[row] if sign * values[row][j] > 0]
+    return [{side: [reason(row, j) for j in ranked[row] if sign * values[row, j] > 0]
              for side, (ranked, sign) in sides.items()} for row in range(len(values))]
 
 

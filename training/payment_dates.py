@@ -270,14 +270,16 @@ def fit_payment_dates(
     x_all = numeric_design(train, features, categories)
     y_all = train[LABEL].to_numpy(dtype=float)
     params = _params(config, len(train))
+    fit_rows, inner_rows = fit_mask.to_numpy(), inner_mask.to_numpy()
+    x_fit, y_fit = x_all[fit_rows], y_all[fit_rows]
+    x_inner, y_inner = x_all[inner_rows], y_all[inner_rows]
     early, refit, rounds = {}, {}, {}
     for name, level in zip(NAMES, LEVELS, strict=True):
         step(f"fitting the P{round(level * 100)} booster")
         settings = {**params, "alpha": level}
-        fit_set = lgb.Dataset(x_all[fit_mask.to_numpy()], y_all[fit_mask.to_numpy()],
-                              feature_name=features, categorical_feature=list(categories))
-        inner_set = lgb.Dataset(x_all[inner_mask.to_numpy()], y_all[inner_mask.to_numpy()],
-                                reference=fit_set)
+        fit_set = lgb.Dataset(x_fit, y_fit, feature_name=features,
+                              categorical_feature=list(categories))
+        inner_set = lgb.Dataset(x_inner, y_inner, reference=fit_set)
         early[name] = lgb.train(
             settings, fit_set, num_boost_round=min(config.lightgbm.max_rounds, MAX_ROUNDS),
             valid_sets=[inner_set], valid_names=["inner"],
@@ -287,8 +289,8 @@ def fit_payment_dates(
         refit[name] = lgb.train(settings, lgb.Dataset(x_all, y_all, feature_name=features,
                                                       categorical_feature=list(categories)),
                                 num_boost_round=rounds[name])
-    inner = train[inner_mask.to_numpy()]
-    raw = np.column_stack([early[n].predict(x_all[inner_mask.to_numpy()]) for n in NAMES])
+    inner = train[inner_rows]
+    raw = np.column_stack([early[n].predict(x_inner) for n in NAMES])
     offsets = conformal_offsets(raw, inner[LABEL].to_numpy(dtype=float), inner)
     shift = np.array([offsets[n] for n in NAMES])
     correlations = error_correlations(bounded(raw + shift, inner), inner)
