@@ -1,15 +1,17 @@
 """Vectorized as-of aggregation: the event ledger's values just before many dates at once.
 
-This is the cumulative-sum + as-of-join shape of design.md, done with numpy on an Arrow table
-of events sorted by (customer, date): running totals are one `cumsum` per measure, and the
-as-of join is a `searchsorted` of the query keys into the event keys. DuckDB's own window
-functions and ASOF JOIN compute the same thing, but on a 10M-invoice ledger (24M event days,
-18 running sums) they took 40 s and 15 GB, against about a second here (see
-benchmarks/bench_features.py).
+This is the cumulative-sum + as-of-join shape of design.md, done with numpy on Arrow tables of
+events sorted by (customer, date): running totals are one `cumsum` per measure, and the as-of
+join is a `searchsorted` of the query keys into the event keys. DuckDB's own window functions
+and ASOF JOIN compute the same thing, but on a 10M-invoice ledger (24M event days, 18 running
+sums) they took 40 s and 15 GB, against about a second here (see benchmarks/bench_features.py).
 
 For a query (customer, T) the events dated before T are the rows [first row of the customer,
 first row with key >= (customer, T)); for a window of w days the rows from the first one with
 key >= (customer, T - w). Sums are exact: event values are integer-valued and summed as int64.
+
+The event ledger is read one event source at a time (`AsOfAggregates.add`): a sum over the
+whole ledger is the sum of the sources' sums, a max (min) the largest (smallest) of theirs.
 """
 
 from __future__ import annotations
@@ -18,12 +20,13 @@ from collections.abc import Iterable
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from features.catalog import measure_column
 from features.events import MEASURES
 
 _DAY_OFFSET = 2**31
+_NO_DATE = {"max": np.iinfo(np.int32).min, "min": np.iinfo(np.int32).max}
+"""Day value of a max (min) measure with no event: below (above) every real day."""
 
 
 def _keys(customer: np.ndarray, day: np.ndarray) -> np.ndarray:
@@ -33,88 +36,108 @@ def _keys(customer: np.ndarray, day: np.ndarray) -> np.ndarray:
 
 def _days(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """A date32 column as int32 epoch days (no nulls allowed)."""
-    return column.cast(pa.int32()).to_numpy()
+    return np.asarray(column.cast(pa.int32()).to_numpy())
+
+
+class AsOfAggregates:
+    """Each query's aggregates over the events dated before its date (and in its windows),
+    accumulated over event sources added one at a time.
+
+    Queries are (customer key, date) pairs in any order; the columns come out in query order,
+    one per (measure, window) pair, named by `measure_column`: integer-valued float64 for
+    sums, date32 for max/min (null without an event).
+    """
+
+    def __init__(self, q_ck: np.ndarray, q_day: np.ndarray,
+                 pairs: Iterable[tuple[str, int | None]]) -> None:
+        self.pairs = list(pairs)
+        self._ck = np.asarray(q_ck)
+        self._day = np.asarray(q_day, dtype=np.int32)
+        self._found: set[str] = set()
+        self._values: dict[str, np.ndarray] = {}
+        for measure, window in self.pairs:
+            agg = MEASURES[measure].agg
+            self._values[measure_column(measure, window)] = (
+                np.zeros(len(self._ck), np.int64) if agg == "sum"
+                else np.full(len(self._ck), _NO_DATE[agg], np.int32))
+
+    def add(self, events: pa.Table, pairs: Iterable[tuple[str, int | None]]) -> None:
+        """Add one event source: `ck`, `d` (date32) and the measures of `pairs` (sums as
+        int64 without nulls, fastest), sorted by (ck, d)."""
+        ev_keys = _keys(events["ck"].to_numpy(), _days(events["d"]))
+        if len(ev_keys) > 1 and np.any(ev_keys[1:] < ev_keys[:-1]):
+            raise ValueError("events must be sorted by (ck, d)")
+        first = np.searchsorted(ev_keys, self._ck.astype(np.int64) << 32, side="left")
+        end = np.searchsorted(ev_keys, _keys(self._ck, self._day), side="left")
+        starts: dict[int | None, np.ndarray] = {None: first}
+        by_measure: dict[str, list[int | None]] = {}
+        for measure, window in pairs:
+            by_measure.setdefault(measure, []).append(window)
+        for measure, windows in by_measure.items():
+            agg = MEASURES[measure].agg
+            if agg != "sum":
+                self._merge_date(measure, events[measure], first, end, agg)
+                continue
+            values = events[measure]
+            ints = values.to_numpy() if values.type == pa.int64() and values.null_count == 0 \
+                else np.rint(values.fill_null(0).to_numpy()).astype(np.int64)
+            running = np.zeros(len(ints) + 1, np.int64)
+            np.cumsum(ints, out=running[1:])
+            at_end = running[end]
+            for window in windows:
+                if window not in starts:
+                    starts[window] = np.searchsorted(
+                        ev_keys, _keys(self._ck, self._day - window), side="left")
+                total = self._values[measure_column(measure, window)]
+                total += at_end
+                total -= running[starts[window]]
+                self._found.add(measure_column(measure, window))
+
+    def _merge_date(self, measure: str, values: pa.ChunkedArray, first: np.ndarray,
+                    end: np.ndarray, agg: str) -> None:
+        """Fold a max (min) measure's last (first) event value in [first, end) into the
+        result. Its values are the events' own dates, so along the sorted rows the last
+        valid value is the max and the first the min."""
+        n = len(values)
+        valid = np.asarray(values.is_valid().to_numpy(zero_copy_only=False), dtype=bool)
+        index = np.arange(n)
+        days = np.asarray(values.cast(pa.int32()).fill_null(0).to_numpy())
+        if agg == "max":
+            before = np.concatenate(([-1], np.maximum.accumulate(np.where(valid, index, -1))))
+            pick = before[end]
+            found = pick >= first
+        else:
+            after = np.minimum.accumulate(np.where(valid, index, n)[::-1])[::-1]
+            pick = np.concatenate((after, [n]))[first]
+            found = pick < end
+        picked = np.where(found, days[np.where(found, pick, 0)] if n else 0, _NO_DATE[agg])
+        name = measure_column(measure, None)
+        merge = np.maximum if agg == "max" else np.minimum
+        merge(self._values[name], picked.astype(np.int32), out=self._values[name])
+        self._found.add(name)
+
+    def columns(self) -> dict[str, pa.Array]:
+        """The aggregates, one Arrow array per (measure, window) in `pairs` order; raises
+        when no source added held one of them."""
+        missing = [name for name in self._values if name not in self._found]
+        if missing:
+            raise ValueError(f"no event source holds the measures of {missing}")
+        out: dict[str, pa.Array] = {}
+        for measure, window in self.pairs:
+            name = measure_column(measure, window)
+            agg = MEASURES[measure].agg
+            value = self._values[name]
+            out[name] = pa.array(value.astype(np.float64)) if agg == "sum" else \
+                pa.array(value, mask=value == _NO_DATE[agg]).cast(pa.date32())
+        return out
 
 
 def asof_values(
     events: pa.Table, queries: pa.Table, pairs: Iterable[tuple[str, int | None]]
 ) -> pa.Table:
-    """Each query's aggregates over the events dated before its date (and in its windows).
-
-    `events` has `ck`, `d` (date32) and one column per measure, sorted by (ck, d) (sum
-    measures fastest as int64 without nulls); `queries` has `ck` and `as_of` (date32), fastest
-    sorted the same way. Returns one column per (measure, window), named by
-    `measure_column`, in query order: integer-valued float64 for sums, date32 for max/min.
-    """
-    ev_ck = events["ck"].to_numpy()
-    ev_keys = _keys(ev_ck, _days(events["d"]))
-    if len(ev_keys) > 1 and np.any(np.diff(ev_keys) < 0):
-        raise ValueError("events must be sorted by (ck, d)")
-    q_ck = queries["ck"].to_numpy()
-    q_day = _days(queries["as_of"])
-    first = np.searchsorted(ev_keys, q_ck.astype(np.int64) << 32, side="left")
-    starts: dict[int | None, np.ndarray] = {None: first}
-    end = np.searchsorted(ev_keys, _keys(q_ck, q_day), side="left")
-    columns: dict[str, pa.Array] = {}
-    for measure, window in pairs:
-        if window not in starts:
-            starts[window] = np.searchsorted(ev_keys, _keys(q_ck, q_day - window), side="left")
-        agg = MEASURES[measure].agg
-        values = events[measure]
-        name = measure_column(measure, window)
-        if agg == "sum":
-            ints = values.to_numpy()
-            if ints.dtype != np.int64:
-                ints = np.rint(values.fill_null(0).to_numpy()).astype(np.int64)
-            running = np.concatenate(([0], np.cumsum(ints)))
-            columns[name] = pa.array((running[end] - running[starts[window]])
-                                     .astype(np.float64))
-        else:
-            columns[name] = _first_or_last(values, first, end, last=agg == "max")
-    return pa.table(columns) if columns else pa.table({"_none": pa.nulls(len(q_ck))})
-
-
-def combine_asof(parts: list[pa.Table], pairs: Iterable[tuple[str, int | None]]) -> pa.Table:
-    """`asof_values` of the whole event ledger from those of its parts (event sources that
-    each hold some of the measures), for the same queries: a sum is the sum of the parts'
-    sums, a max (min) the largest (smallest) of their values."""
-    columns: dict[str, pa.Array] = {}
-    for measure, window in pairs:
-        name = measure_column(measure, window)
-        found = [part[name] for part in parts if name in part.column_names]
-        if not found:
-            raise ValueError(f"no event source holds the measure {measure!r}")
-        agg = MEASURES[measure].agg
-        if agg == "sum":
-            columns[name] = pa.array(np.sum([f.to_numpy() for f in found], axis=0))
-        else:
-            combine = pc.max_element_wise if agg == "max" else pc.min_element_wise
-            value = found[0]
-            for other in found[1:]:
-                value = combine(value, other, skip_nulls=True)
-            columns[name] = value
-    return pa.table(columns) if columns else pa.table({"_none": pa.nulls(
-        parts[0].num_rows if parts else 0)})
-
-
-def _first_or_last(values: pa.ChunkedArray, first: np.ndarray, end: np.ndarray, *,
-                   last: bool) -> pa.Array:
-    """The last (or first) non-null value in rows [first, end) of each query, else null.
-
-    Used for max/min measures whose value is the event's own date, so the values never
-    decrease along the sorted rows and the last valid value is the max (the first the min).
-    """
-    n = len(values)
-    valid = values.is_valid().to_numpy()
-    index = np.arange(n)
-    days = values.cast(pa.int32()).fill_null(0).to_numpy()
-    if last:
-        before = np.concatenate(([-1], np.maximum.accumulate(np.where(valid, index, -1))))
-        pick = before[end]
-        found = pick >= first
-    else:
-        after = np.minimum.accumulate(np.where(valid, index, n)[::-1])[::-1]
-        pick = np.concatenate((after, [n]))[first]
-        found = pick < end
-    picked = days[np.where(found, pick, 0)] if n else np.zeros(len(first), np.int32)
-    return pa.array(picked.astype(np.int32), mask=~found).cast(pa.date32())
+    """`AsOfAggregates` of one event table for `queries` (`ck`, `as_of` date32), as a table."""
+    pairs = list(pairs)
+    aggregates = AsOfAggregates(queries["ck"].to_numpy(), _days(queries["as_of"]), pairs)
+    aggregates.add(events, pairs)
+    columns = aggregates.columns()
+    return pa.table(columns) if columns else pa.table({"_none": pa.nulls(queries.num_rows)})

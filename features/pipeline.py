@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import duckdb
@@ -27,7 +28,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from features.asof import asof_values, combine_asof
+from features.asof import AsOfAggregates
 from features.calendar import due_calendar
 from features.catalog import feature_catalog
 from features.compile import asof_hist_stage, needed_measures, projection
@@ -77,22 +78,35 @@ def write_invoice_features(
 ) -> int:
     """Write `build_invoice_features` to one Parquet file, a chunk at a time; return the rows.
 
-    Memory stays bounded by the chunk size, whatever the ledger's size.
+    Memory stays bounded by the chunk size, whatever the ledger's size. A chunk is written on
+    a second thread while the next one is built (Arrow's writer releases the GIL); only the
+    text and date columns are dictionary-encoded (floats rarely repeat, and trying costs a
+    third of the writing).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     rows = 0
     writer: pq.ParquetWriter | None = None
-    try:
-        for table in invoice_feature_batches(ledger, start=start, end=end,
-                                             chunk_invoices=chunk_invoices):
-            if writer is None:
-                writer = pq.ParquetWriter(path, table.schema)
-            writer.write_table(table)
-            rows += table.num_rows
-    finally:
-        if writer is not None:
-            writer.close()
+    pending: Future[None] | None = None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="parquet") as background:
+        try:
+            for table in invoice_feature_batches(ledger, start=start, end=end,
+                                                 chunk_invoices=chunk_invoices):
+                if writer is None:
+                    writer = pq.ParquetWriter(path, table.schema, use_dictionary=[
+                        field.name for field in table.schema
+                        if not pa.types.is_floating(field.type)])
+                if pending is not None:
+                    pending.result()
+                pending = background.submit(writer.write_table, table)
+                rows += table.num_rows
+            if pending is not None:
+                pending.result()
+        finally:
+            if pending is not None:
+                pending.exception()  # wait: the writer is closed after the last write
+            if writer is not None:
+                writer.close()
     return rows
 
 
@@ -100,18 +114,21 @@ def invoice_feature_batches(
     ledger: Ledger, *, start: dt.date | None = None, end: dt.date | None = None,
     chunk_invoices: int = CHUNK_INVOICES,
 ) -> Iterator[pa.Table]:
-    """Per-invoice features as Arrow tables, one per group of customers, in output order."""
+    """Per-invoice features as Arrow tables, one per group of customers, in output order.
+
+    Each group's invoices are read once, sorted by (customer_id, invoice_id), with their
+    customer's columns; the as-of aggregates, habits and calendar inputs are computed in numpy
+    in that order and set beside them, and the features are projected from that one table
+    (no join, no sort of the wide rows).
+    """
     if chunk_invoices < 1:
         raise ValueError(f"chunk_invoices must be an integer >= 1, got {chunk_invoices!r}")
     specs = feature_catalog("invoice")
     pairs = needed_measures(specs)
     sources = _event_queries(pairs)
     issue_range = _issue_range(start, end)
-    final = f"""
-        SELECT invoice_id, customer_id, as_of, issue_date, due_date, {projection(specs)}
-        FROM (SELECT *, issue_date AS as_of FROM inv WHERE {issue_range}) i
-        JOIN cust c USING (ck) JOIN hist h USING (ik) {_CALENDAR_JOIN}
-        ORDER BY customer_id, invoice_id"""
+    final = (f"SELECT invoice_id, customer_id, as_of, issue_date, due_date, {projection(specs)}, "
+             f"_row FROM rows")
     prior = _population_prior(ledger)
     cursor = ledger.con.cursor()
     try:
@@ -120,26 +137,42 @@ def invoice_feature_batches(
         for low, high in _customer_chunks(cursor, issue_range, chunk_invoices):
             stages = base_stages(customers=f"ck BETWEEN {low} AND {high}")[1:]
             inline = materialize(cursor, stages, replace=True)
-            queries = cursor.sql(f"SELECT ik, ck, issue_date AS as_of FROM inv "
-                                 f"WHERE {issue_range} ORDER BY ck, as_of").to_arrow_table()
-            values = combine_asof([
-                asof_values(cursor.sql(with_query(inline, sql)).to_arrow_table(), queries, mine)
-                for sql, mine in sources], pairs)
+            invoices = cursor.sql(f"""
+                SELECT *, issue_date AS as_of FROM inv JOIN cust USING (ck)
+                WHERE {issue_range} ORDER BY ck, invoice_id""").to_arrow_table()
+            q_ck, q_day = invoices["ck"].to_numpy(), _days(invoices["as_of"])
+            aggregates = AsOfAggregates(q_ck, q_day, pairs)
+            for sql, mine in sources:
+                aggregates.add(cursor.sql(with_query(inline, sql)).to_arrow_table(), mine)
             habits = habit_table(cursor.sql(settlements_sql()).to_arrow_table(), prior,
-                                 queries["ck"].to_numpy(), _days(queries["as_of"]))
-            hist = pa.table({"ik": queries["ik"], **dict(zip(values.column_names,
-                                                             values.columns, strict=True)),
-                             **dict(zip(habits.column_names, habits.columns, strict=True))})
-            del values, habits
-            cursor.register("hist", hist)
-            cursor.register("cal", _calendar(cursor, inline, "inv", issue_range))
+                                 q_ck, q_day)
+            calendar = due_calendar(invoices["country"], invoices["due_date"])
+            rows = invoices
+            for name, column in (*aggregates.columns().items(),
+                                 *zip(habits.column_names, habits.columns, strict=True),
+                                 *((n, pa.array(v, pa.float64())) for n, v in calendar.items()),
+                                 ("_row", pa.array(np.arange(len(q_ck))))):
+                rows = rows.append_column(name, column)
+            del aggregates, habits, invoices
+            cursor.register("rows", rows)
             try:
-                yield cursor.sql(with_query(inline, final)).to_arrow_table()
+                yield _in_row_order(cursor.sql(final).to_arrow_table())
             finally:
-                cursor.unregister("hist")
-                cursor.unregister("cal")
+                cursor.unregister("rows")
+                del rows
     finally:
         cursor.close()
+
+
+def _in_row_order(table: pa.Table) -> pa.Table:
+    """`table` sorted by its `_row` column, which is then dropped. A SELECT from one table
+    keeps its order (DuckDB's insertion order), so this is a check, unless the connection
+    sets `preserve_insertion_order = false`."""
+    row = table["_row"].to_numpy()
+    table = table.drop_columns("_row")
+    if len(row) > 1 and np.any(row[1:] < row[:-1]):
+        table = table.take(np.argsort(row, kind="stable"))
+    return table
 
 
 def _event_queries(

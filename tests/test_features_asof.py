@@ -1,5 +1,5 @@
 """The vectorized as-of aggregation over the event ledger, by hand: windows, point in time, and
-the per-source split the per-invoice builder uses (`combine_asof`)."""
+the per-source accumulation the per-invoice builder uses (`AsOfAggregates.add`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from features.asof import asof_values, combine_asof
+from features.asof import AsOfAggregates, asof_values
 
 D = dt.date(2025, 1, 1)
 
@@ -45,18 +45,38 @@ def test_sums_and_last_dates_use_only_events_before_the_date_and_in_the_window()
                                                 D + dt.timedelta(days=39), None, None]
 
 
-def test_sources_aggregated_apart_and_combined_equal_the_whole_event_ledger() -> None:
+def _aggregates(pairs: list[tuple[str, int | None]]) -> AsOfAggregates:
+    return AsOfAggregates(QUERIES["ck"].to_numpy(),
+                          QUERIES["as_of"].cast(pa.int32()).to_numpy(), pairs)
+
+
+def test_sources_added_apart_equal_the_whole_event_ledger() -> None:
     whole = asof_values(_events(WHOLE), QUERIES, PAIRS)
-    parts = [asof_values(_events(rows), QUERIES, PAIRS) for rows in (SOURCE_A, SOURCE_B)]
-    combined = combine_asof(parts, PAIRS)
-    assert combined.column_names == whole.column_names
+    aggregates = _aggregates(PAIRS)
+    for rows in (SOURCE_A, SOURCE_B):
+        aggregates.add(_events(rows), PAIRS)
+    combined = aggregates.columns()
+    assert list(combined) == whole.column_names
     for name in whole.column_names:
         assert combined[name].to_pylist() == whole[name].to_pylist(), name
     assert np.array_equal(combined["settled_n__all"].to_numpy(),
                           whole["settled_n__all"].to_numpy())
 
 
-def test_combining_needs_a_source_for_every_measure() -> None:
-    part = asof_values(_events(SOURCE_A), QUERIES, [("settled_n", None)])
+def test_queries_in_any_order_get_the_same_values() -> None:
+    order = [3, 0, 4, 2, 1]
+    shuffled = asof_values(_events(WHOLE), QUERIES.take(order), PAIRS)
+    whole = asof_values(_events(WHOLE), QUERIES, PAIRS).take(order)
+    assert shuffled.equals(whole)
+
+
+def test_events_out_of_order_are_refused() -> None:
+    with pytest.raises(ValueError, match="sorted"):
+        asof_values(_events(WHOLE[::-1]), QUERIES, PAIRS)
+
+
+def test_every_measure_needs_a_source() -> None:
+    aggregates = _aggregates([("settled_n", None), ("last_payment_date", None)])
+    aggregates.add(_events(SOURCE_A), [("settled_n", None)])
     with pytest.raises(ValueError, match="last_payment_date"):
-        combine_asof([part], [("settled_n", None), ("last_payment_date", None)])
+        aggregates.columns()

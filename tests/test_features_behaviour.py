@@ -117,6 +117,17 @@ def test_chunking_by_customer_does_not_change_a_value(ledger, invoice_features):
     pd.testing.assert_frame_equal(chunked, invoice_features, check_exact=True)
 
 
+def test_rows_keep_their_order_when_duckdb_may_reorder_results(ledger, invoice_features):
+    """The features are projected without ORDER BY; with `preserve_insertion_order = false`
+    DuckDB may return them in any order, and the builder puts them back."""
+    ledger.con.execute("SET preserve_insertion_order = false")
+    try:
+        reordered = build_invoice_features(ledger, chunk_invoices=300)
+    finally:
+        ledger.con.execute("RESET preserve_insertion_order")
+    pd.testing.assert_frame_equal(reordered, invoice_features, check_exact=True)
+
+
 def test_per_invoice_rows_equal_customer_features_as_of_the_issue_date(ledger,
                                                                          invoice_features):
     """The vectorized per-invoice path and the SQL as-of path share one definition."""
