@@ -8,7 +8,8 @@ sums) they took 40 s and 15 GB, against about a second here (see benchmarks/benc
 
 For a query (customer, T) the events dated before T are the rows [first row of the customer,
 first row with key >= (customer, T)); for a window of w days the rows from the first one with
-key >= (customer, T - w). Sums are exact: event values are integer-valued and summed as int64.
+key >= (customer, T - w). Sums are exact: event values are integer-valued, their running
+totals int64, and the totals of the sources integer-valued float64 (exact below 2**53).
 
 The event ledger is read one event source at a time (`AsOfAggregates.add`): a sum over the
 whole ledger is the sum of the sources' sums, a max (min) the largest (smallest) of theirs.
@@ -58,7 +59,7 @@ class AsOfAggregates:
         for measure, window in self.pairs:
             agg = MEASURES[measure].agg
             self._values[measure_column(measure, window)] = (
-                np.zeros(len(self._ck), np.int64) if agg == "sum"
+                np.zeros(len(self._ck)) if agg == "sum"
                 else np.full(len(self._ck), _NO_DATE[agg], np.int32))
 
     def add(self, events: pa.Table, pairs: Iterable[tuple[str, int | None]]) -> None:
@@ -89,8 +90,7 @@ class AsOfAggregates:
                     starts[window] = np.searchsorted(
                         ev_keys, _keys(self._ck, self._day - window), side="left")
                 total = self._values[measure_column(measure, window)]
-                total += at_end
-                total -= running[starts[window]]
+                total += at_end - running[starts[window]]  # exact in int64, then added
                 self._found.add(measure_column(measure, window))
 
     def _merge_date(self, measure: str, values: pa.ChunkedArray, first: np.ndarray,
@@ -127,7 +127,7 @@ class AsOfAggregates:
             name = measure_column(measure, window)
             agg = MEASURES[measure].agg
             value = self._values[name]
-            out[name] = pa.array(value.astype(np.float64)) if agg == "sum" else \
+            out[name] = pa.array(value) if agg == "sum" else \
                 pa.array(value, mask=value == _NO_DATE[agg]).cast(pa.date32())
         return out
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -43,7 +44,7 @@ INVOICE_KEYS: tuple[str, ...] = ("invoice_id", "customer_id", "as_of", "issue_da
 CUSTOMER_KEYS: tuple[str, ...] = ("customer_id", "as_of")
 """Leading columns of customer frames."""
 
-CHUNK_INVOICES = 1_500_000
+CHUNK_INVOICES = 750_000
 """Per-invoice features are built for groups of customers holding about this many invoices
 at a time, which bounds memory on large ledgers."""
 
@@ -119,49 +120,89 @@ def invoice_feature_batches(
     Each group's invoices are read once, sorted by (customer_id, invoice_id), with their
     customer's columns; the as-of aggregates, habits and calendar inputs are computed in numpy
     in that order and set beside them, and the features are projected from that one table
-    (no join, no sort of the wide rows).
+    (no join, no sort of the wide rows). While numpy works on one group, DuckDB reads the
+    next one's events in a second cursor on another thread (`_read_group`).
     """
     if chunk_invoices < 1:
         raise ValueError(f"chunk_invoices must be an integer >= 1, got {chunk_invoices!r}")
     specs = feature_catalog("invoice")
     pairs = needed_measures(specs)
-    sources = _event_queries(pairs)
     issue_range = _issue_range(start, end)
     final = (f"SELECT invoice_id, customer_id, as_of, issue_date, due_date, {projection(specs)}, "
              f"_row FROM rows")
     prior = _population_prior(ledger)
-    cursor = ledger.con.cursor()
+    cursors = (ledger.con.cursor(), ledger.con.cursor())
+    pending: Future[_Group] | None = None
     try:
         cust, *_ = base_stages()
-        materialize(cursor, [cust])
-        for low, high in _customer_chunks(cursor, issue_range, chunk_invoices):
-            stages = base_stages(customers=f"ck BETWEEN {low} AND {high}")[1:]
-            inline = materialize(cursor, stages, replace=True)
-            invoices = cursor.sql(f"""
-                SELECT *, issue_date AS as_of FROM inv JOIN cust USING (ck)
-                WHERE {issue_range} ORDER BY ck, invoice_id""").to_arrow_table()
-            q_ck, q_day = invoices["ck"].to_numpy(), _days(invoices["as_of"])
-            aggregates = AsOfAggregates(q_ck, q_day, pairs)
-            for sql, mine in sources:
-                aggregates.add(cursor.sql(with_query(inline, sql)).to_arrow_table(), mine)
-            habits = habit_table(cursor.sql(settlements_sql()).to_arrow_table(), prior,
-                                 q_ck, q_day)
-            calendar = due_calendar(invoices["country"], invoices["due_date"])
-            rows = invoices
-            for name, column in (*aggregates.columns().items(),
-                                 *zip(habits.column_names, habits.columns, strict=True),
-                                 *((n, pa.array(v, pa.float64())) for n, v in calendar.items()),
-                                 ("_row", pa.array(np.arange(len(q_ck))))):
-                rows = rows.append_column(name, column)
-            del aggregates, habits, invoices
-            cursor.register("rows", rows)
-            try:
-                yield _in_row_order(cursor.sql(final).to_arrow_table())
-            finally:
-                cursor.unregister("rows")
-                del rows
+        for cursor in cursors:
+            materialize(cursor, [cust])
+        groups = _customer_chunks(cursors[0], issue_range, chunk_invoices)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="duckdb") as reader:
+            def read(index: int) -> _Group:
+                return _read_group(cursors[index % 2], groups[index], pairs, issue_range)
+
+            pending = reader.submit(read, 0)
+            for index in range(len(groups)):
+                group = pending.result()
+                pending = reader.submit(read, index + 1) if index + 1 < len(groups) else None
+                rows = _group_rows(group, pairs, prior)
+                del group
+                cursor = cursors[index % 2]
+                cursor.register("rows", rows)
+                try:
+                    yield _in_row_order(cursor.sql(final).to_arrow_table())
+                finally:
+                    cursor.unregister("rows")
+                    del rows
     finally:
-        cursor.close()
+        if pending is not None:
+            pending.exception()  # let the reader finish before its cursor closes
+        for cursor in cursors:
+            cursor.close()
+
+
+@dataclass
+class _Group:
+    """What DuckDB reads of one group of customers: their invoices with their customer's
+    columns (sorted by customer and invoice id), each event source's events with the (measure,
+    window) pairs they hold, and the settlements."""
+
+    invoices: pa.Table
+    events: list[tuple[pa.Table, list[tuple[str, int | None]]]]
+    settlements: pa.Table
+
+
+def _read_group(cursor: duckdb.DuckDBPyConnection, keys: tuple[int, int],
+                pairs: list[tuple[str, int | None]], issue_range: str) -> _Group:
+    """The base stages of the customers with keys in `keys` (materialized in `cursor`), and
+    what the features need of them."""
+    stages = base_stages(customers=f"ck BETWEEN {keys[0]} AND {keys[1]}")[1:]
+    inline = materialize(cursor, stages, replace=True)
+    invoices = cursor.sql(f"""
+        SELECT *, issue_date AS as_of FROM inv JOIN cust USING (ck)
+        WHERE {issue_range} ORDER BY ck, invoice_id""").to_arrow_table()
+    events = [(cursor.sql(with_query(inline, sql)).to_arrow_table(), mine)
+              for sql, mine in _event_queries(pairs)]
+    return _Group(invoices, events, cursor.sql(settlements_sql()).to_arrow_table())
+
+
+def _group_rows(group: _Group, pairs: list[tuple[str, int | None]],
+                prior: PopulationPrior) -> pa.Table:
+    """The group's invoices with every input of the features beside them, and `_row`."""
+    invoices = group.invoices
+    q_ck, q_day = invoices["ck"].to_numpy(), _days(invoices["as_of"])
+    aggregates = AsOfAggregates(q_ck, q_day, pairs)
+    while group.events:
+        aggregates.add(*group.events.pop(0))
+    habits = habit_table(group.settlements, prior, q_ck, q_day)
+    calendar = due_calendar(invoices["country"], invoices["due_date"])
+    for name, column in (*aggregates.columns().items(),
+                         *zip(habits.column_names, habits.columns, strict=True),
+                         *((n, pa.array(v, pa.float64())) for n, v in calendar.items()),
+                         ("_row", pa.array(np.arange(len(q_ck))))):
+        invoices = invoices.append_column(name, column)
+    return invoices
 
 
 def _in_row_order(table: pa.Table) -> pa.Table:
