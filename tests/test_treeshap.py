@@ -1,8 +1,12 @@
 """TreeSHAP by look-up tables (`models.treeshap`) equals LightGBM's `pred_contrib`: missing
 values of every kind LightGBM keeps (NaN apart, as zero, zero as missing), categorical splits
-with unseen and missing codes, trees of 1 to 8 leaves; larger trees are left to LightGBM."""
+with unseen and missing codes, trees of 1 to 15 leaves (deep chains among them, with many
+features and many splits on one feature along a path); larger trees are left to LightGBM."""
 
 from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import lightgbm as lgb
 import numpy as np
@@ -57,11 +61,19 @@ def _scored() -> np.ndarray:
     (4, {"zero_as_missing": True}),
     (4, {"use_missing": False}),
     (8, {"max_cat_to_onehot": 8}),
+    (9, {}),
+    (12, {}),
+    (15, {}),
+    (15, {"max_depth": 4}),
+    (15, {"zero_as_missing": True}),
+    (15, {"use_missing": False}),
+    (15, {"max_cat_to_onehot": 8}),
 ])
 def test_tables_give_lightgbm_values(leaves: int, settings: dict) -> None:
     booster = _booster(leaves, **settings)
     tables = ShapTables.of(booster)
     assert tables is not None
+    assert (tables.tree_splits >= 0).sum(axis=1).max() == leaves - 1  # the trees are that big
     scored = _scored()
     expected = booster.predict(scored, pred_contrib=True)[:, :-1]
     np.testing.assert_allclose(tables.contributions(scored), expected, rtol=0, atol=1e-12)
@@ -95,3 +107,54 @@ def test_larger_trees_are_left_to_lightgbm() -> None:
     np.testing.assert_array_equal(model.contributions(
         __import__("pandas").DataFrame(scored, columns=model.features)).to_numpy(),
         booster.predict(scored, pred_contrib=True)[:, :-1])
+
+
+def _chain(features: list[int]) -> dict:
+    """LightGBM's forced splits (`forcedsplits_filename`) of a chain on `features` (columns of
+    uniform values), the path zigzagging right and left: each split takes about 5% of the
+    rows off it, at a threshold nested inside the path's earlier ones on the same feature."""
+    taken: dict[tuple[int, str], int] = {}
+    splits = []
+    for k, feature in enumerate(features):
+        side = ("right", "left")[k % 2]
+        taken[feature, side] = taken.get((feature, side), 0) + 1
+        threshold = 0.05 * taken[feature, side]
+        splits.append((feature, threshold if side == "right" else 1.0 - threshold, side))
+    chain: dict = {}
+    for feature, threshold, side in reversed(splits):
+        chain = {"feature": feature, "threshold": threshold, **({side: chain} if chain else {})}
+    return chain
+
+
+def _path_features(node: dict) -> list[list[int]]:
+    """The features split on along each path from the root to a leaf."""
+    if "split_index" not in node:
+        return [[]]
+    return [[node["split_feature"], *path] for child in ("left_child", "right_child")
+            for path in _path_features(node[child])]
+
+
+@pytest.mark.parametrize("features", [
+    list(range(14)),  # 14 splits on 14 features: leaves of 14 unique features
+    [0, 1, 2, 0, 3, 4, 5, 0, 6, 7, 8, 1, 0, 9],  # 10 features, one of them split on 4 times
+])
+def test_deep_chains_give_lightgbm_values(features: list[int], tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    matrix = rng.random((4000, 15))
+    matrix[rng.random(matrix.shape) < 0.03] = np.nan
+    label = (rng.random(4000) < 1 / (1 + np.exp(-np.nan_to_num(matrix) @ rng.normal(size=15)))
+             ).astype(int)
+    forced = tmp_path / "chain.json"
+    forced.write_text(json.dumps(_chain(features)))
+    booster = lgb.train({"objective": "binary", "num_leaves": 15, "min_data_in_leaf": 20,
+                         "forcedsplits_filename": str(forced), "verbose": -1, "seed": 0,
+                         "num_threads": 1}, lgb.Dataset(matrix, label), num_boost_round=8)
+    paths = _path_features(booster.dump_model()["tree_info"][0]["tree_structure"])
+    assert max(paths, key=len) == features  # the chain was forced whole
+    tables = ShapTables.of(booster)
+    assert tables is not None
+    scored = np.vstack([rng.random((300, 15)), np.full((1, 15), np.nan), np.zeros((1, 15)),
+                        np.ones((1, 15)), np.full((1, 15), 0.05), np.full((1, 15), 0.95)])
+    np.testing.assert_allclose(tables.contributions(scored),
+                               booster.predict(scored, pred_contrib=True)[:, :-1],
+                               rtol=0, atol=1e-12)
