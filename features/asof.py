@@ -35,7 +35,7 @@ def _keys(customer: np.ndarray, day: np.ndarray) -> np.ndarray:
     return (customer.astype(np.int64) << 32) | (day.astype(np.int64) + _DAY_OFFSET)
 
 
-def _days(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+def epoch_days(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
     """A date32 column as int32 epoch days (no nulls allowed)."""
     return np.asarray(column.cast(pa.int32()).to_numpy())
 
@@ -65,7 +65,7 @@ class AsOfAggregates:
     def add(self, events: pa.Table, pairs: Iterable[tuple[str, int | None]]) -> None:
         """Add one event source: `ck`, `d` (date32) and the measures of `pairs` (sums as
         int64 without nulls, fastest), sorted by (ck, d)."""
-        ev_keys = _keys(events["ck"].to_numpy(), _days(events["d"]))
+        ev_keys = _keys(events["ck"].to_numpy(), epoch_days(events["d"]))
         if len(ev_keys) > 1 and np.any(ev_keys[1:] < ev_keys[:-1]):
             raise ValueError("events must be sorted by (ck, d)")
         first = np.searchsorted(ev_keys, self._ck.astype(np.int64) << 32, side="left")
@@ -131,13 +131,3 @@ class AsOfAggregates:
                 pa.array(value, mask=value == _NO_DATE[agg]).cast(pa.date32())
         return out
 
-
-def asof_values(
-    events: pa.Table, queries: pa.Table, pairs: Iterable[tuple[str, int | None]]
-) -> pa.Table:
-    """`AsOfAggregates` of one event table for `queries` (`ck`, `as_of` date32), as a table."""
-    pairs = list(pairs)
-    aggregates = AsOfAggregates(queries["ck"].to_numpy(), _days(queries["as_of"]), pairs)
-    aggregates.add(events, pairs)
-    columns = aggregates.columns()
-    return pa.table(columns) if columns else pa.table({"_none": pa.nulls(queries.num_rows)})

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pyarrow as pa
 
-from features.asof import _keys
+from features.asof import _keys, epoch_days
 from features.events import base_stages
 from features.sql import materialize, with_query
 
@@ -67,16 +67,12 @@ def settlements_sql(latest_only: bool = False) -> str:
         FROM inv_state WHERE settle_date IS NOT NULL {latest} ORDER BY ck, d, ik"""
 
 
-def _days(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    return np.asarray(column.cast(pa.int32()).to_numpy())
-
-
 def sequence_columns(settlements: pa.Table, q_ck: np.ndarray,
                      q_day: np.ndarray) -> dict[str, np.ndarray]:
     """`SEQUENCE_COLUMNS` of each query (customer key, epoch day) from `settlements`
     (`settlements_sql()`: ck, d, ik, days_late sorted by ck, d, ik); settlements dated before
     the query day count."""
-    keys = _keys(settlements["ck"].to_numpy(), _days(settlements["d"]))
+    keys = _keys(settlements["ck"].to_numpy(), epoch_days(settlements["d"]))
     late = np.asarray(settlements["days_late"].to_numpy(), dtype=np.float64)
     first = np.searchsorted(keys, q_ck.astype(np.int64) << 32, side="left")
     end = np.searchsorted(keys, _keys(q_ck, q_day), side="left")
@@ -131,7 +127,7 @@ class PopulationPrior:
                    count(*) FILTER (WHERE settle_date - due_date BETWEEN 1 AND 5) AS short
             FROM inv_state WHERE settle_date IS NOT NULL GROUP BY settle_date ORDER BY d
         """)).to_arrow_table()
-        self.days = _days(daily["d"])
+        self.days = epoch_days(daily["d"])
         self.cum = {name: np.concatenate(([0], np.cumsum(daily[name].to_numpy())))
                     for name in ("settled", "late", "short")}
 

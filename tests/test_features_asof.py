@@ -9,9 +9,18 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from features.asof import AsOfAggregates, asof_values
+from features.asof import AsOfAggregates
 
 D = dt.date(2025, 1, 1)
+
+
+def asof_values(events: pa.Table, queries: pa.Table,
+                pairs: list[tuple[str, int | None]]) -> pa.Table:
+    """The aggregates of one event table for `queries` (`ck`, `as_of`), as a table."""
+    aggregates = AsOfAggregates(queries["ck"].to_numpy(),
+                                queries["as_of"].cast(pa.int32()).to_numpy(), pairs)
+    aggregates.add(events, pairs)
+    return pa.table(aggregates.columns())
 
 
 def _events(rows: list[tuple[int, int, float | None, int | None]]) -> pa.Table:
