@@ -8,6 +8,7 @@ format, and `model.json`), which MLflow logs as the data of a pyfunc model.
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 
-from models.treeshap import ShapTables
+from models.treeshap import MAX_SPLITS, ShapTables
 
 BOOSTER_FILE = "booster.txt"
 META_FILE = "model.json"
@@ -121,16 +122,38 @@ def numeric_design(
     return matrix
 
 
-def tree_costs(booster: lgb.Booster) -> np.ndarray:
-    """Per tree the booster scores (its best iteration, if stopped early): the sum of its
-    leaves' squared depths, TreeSHAP's work per row (a root-only tree costs 1)."""
-    def cost(node: dict, depth: int) -> int:
-        if "leaf_index" in node or "left_child" not in node:
-            return max(depth, 1) ** 2
-        return cost(node["left_child"], depth + 1) + cost(node["right_child"], depth + 1)
+TABLE_VALUES_PER_STEP = 1024
+"""Look-up TreeSHAP tables held per step of the serving budget: 1,024 values (8 KiB)."""
 
-    trees = booster.dump_model()["tree_info"]
-    return np.array([cost(tree["tree_structure"], 0) for tree in trees], dtype=np.int64)
+
+def tree_costs(booster: lgb.Booster) -> np.ndarray:
+    """Per tree the booster scores (its best iteration, if stopped early): what its reason
+    codes cost per row, in steps. When every tree is within the look-up TreeSHAP's
+    `MAX_SPLITS` (`models.treeshap`): one step per split (a comparison) and per feature the
+    tree splits on (a value read), and one per `TABLE_VALUES_PER_STEP` values of its table
+    (2^splits x features), which the look-up must keep in memory and reads from at random;
+    otherwise LightGBM's own TreeSHAP, the sum of the leaves' squared depths (a root-only
+    tree costs 1). By look-up a 15-leaf tree costs about 200 steps (LightGBM's about 400),
+    an 8-leaf one about 15 (LightGBM's about 70)."""
+    def walk(node: dict, depth: int, features: set[int]) -> tuple[int, int]:
+        """(splits, sum of squared leaf depths) below `node`."""
+        if "leaf_index" in node or "left_child" not in node:
+            return 0, max(depth, 1) ** 2
+        features.add(int(node["split_feature"]))
+        left, right = (walk(node[side], depth + 1, features)
+                       for side in ("left_child", "right_child"))
+        return 1 + left[0] + right[0], left[1] + right[1]
+
+    shapes = []
+    for tree in booster.dump_model()["tree_info"]:
+        features: set[int] = set()
+        splits, squared_depths = walk(tree["tree_structure"], 0, features)
+        shapes.append((splits, len(features), squared_depths))
+    if all(splits <= MAX_SPLITS for splits, _, _ in shapes):
+        return np.array([max(1, splits + features + math.ceil(
+            2 ** splits * features / TABLE_VALUES_PER_STEP)) for splits, features, _ in shapes],
+            dtype=np.int64)
+    return np.array([squared for _, _, squared in shapes], dtype=np.int64)
 
 
 def within_explain_budget(model: RiskModel, budget: int) -> RiskModel:
@@ -233,8 +256,8 @@ class RiskModel:
         return ShapTables.of(self.booster)
 
     def explain_cost(self) -> int:
-        """What TreeSHAP reason codes cost per row, in steps: over the trees scored, the
-        squared depth of every leaf (the algorithm's work grows with leaves × depth²)."""
+        """What TreeSHAP reason codes cost per row, in steps, over the trees scored
+        (`tree_costs`)."""
         return int(tree_costs(self.booster).sum())
 
     def save(self, folder: str | Path) -> Path:

@@ -17,6 +17,7 @@ from models.risk_model import (
     tree_costs,
     within_explain_budget,
 )
+from models.treeshap import MAX_SPLITS
 
 FEATURES = ["late_share_all", "log_amount", "terms_days", "has_open_dispute", "country"]
 CATEGORIES = {"country": ["DE", "FR", "US"]}
@@ -204,11 +205,35 @@ def test_reason_values_and_words_of_missing_and_known_values(model: RiskModel) -
     assert len({r["text"] for r in shares}) == 1 and "US" in countries[0]["text"]
 
 
+def test_trees_beyond_the_look_up_cost_their_leaves_squared_depths() -> None:
+    """A model with a tree of more than `MAX_SPLITS` splits is explained by LightGBM, whose
+    TreeSHAP works through every leaf's path: each tree costs its leaves' squared depths."""
+    frame = _frame(3000, 2)
+    label = (np.random.default_rng(3).random(len(frame)) < 0.4).astype(int)
+    booster = lgb.train({"objective": "binary", "num_leaves": 31, "min_data_in_leaf": 5,
+                         "verbose": -1, "seed": 0, "num_threads": 1},
+                        lgb.Dataset(_pandas_design(frame), label,
+                                    categorical_feature=["country"]), num_boost_round=3)
+    trees = booster.dump_model()["tree_info"]
+    assert max(tree["num_leaves"] for tree in trees) - 1 > MAX_SPLITS
+
+    def squared_depths(node: dict, depth: int) -> int:
+        if "left_child" not in node:
+            return max(depth, 1) ** 2
+        return sum(squared_depths(node[side], depth + 1) for side in ("left_child",
+                                                                        "right_child"))
+
+    assert tree_costs(booster).tolist() == [squared_depths(tree["tree_structure"], 0)
+                                            for tree in trees]
+
+
 def test_explain_budget_keeps_the_first_trees(model: RiskModel, tmp_path) -> None:  # noqa: ANN001
     """A model over the TreeSHAP budget keeps its first trees (the booster at that round)."""
     costs = tree_costs(model.booster)
-    assert len(costs) == 30 and (costs >= 1).all()  # 7 leaves: at least 7 x 2^2 steps
-    assert model.explain_cost() == costs.sum() and costs.min() >= 7 * 4
+    # 7 leaves, explained by look-up: 6 comparisons, a read per feature split on (1-4) and
+    # a table of 2^6 x features values (one step)
+    assert len(costs) == 30 and costs.min() >= 6 + 1 + 1 and costs.max() <= 6 + 4 + 1
+    assert model.explain_cost() == costs.sum()
     small = within_explain_budget(model, int(costs[:10].sum()) + 1)
     assert small.booster.num_trees() == 10 and small.metadata["trees_cut"] == 20
     assert small.explain_cost() == costs[:10].sum() == small.metadata["explain_cost"]

@@ -71,16 +71,17 @@ class CandidatesConfig(BaseModel):
     """Inverse L2 strengths of the logistic-regression candidates on every input."""
     explain_budget: int | None = Field(10_000, ge=1)
     """Serving budget of a LightGBM candidate of a model the API explains per request (the
-    late-payment model; None: no budget): the TreeSHAP steps its reason codes take per
-    row (over its trees, each leaf's depth squared: `models.risk_model.tree_costs`). A
-    candidate that needs more trees is fitted again with larger steps, then keeps only its
-    first trees within it, in cross-validation and refit alike, so the model chosen is the
-    one served (`training.candidates`). LightGBM's TreeSHAP takes about 10 µs of CPU per step
-    for 1,000 invoices; models of small trees (at most 7 splits) are explained by look-up
-    (`models.treeshap`) about four times faster (benchmarks/RESULTS.md). The default is what
-    the acceptance ledger needs to keep 0.95 of the ground truth's AUC (5,000 steps gave
-    0.941, 10,000 0.950-0.958; 20,000 0.960 with 15-leaf trees, which the look-up does not
-    take), with `/score_invoices` for 1,000 invoices with reasons at 72-84 ms (goal 100)."""
+    late-payment model; None: no budget): the steps its reason codes take per row
+    (`models.risk_model.tree_costs`: for trees of at most 14 splits, explained by look-up in
+    `models.treeshap`, a step per split, per feature split on and per 1,024 values of the
+    tables the look-up holds; for larger trees LightGBM's TreeSHAP, each leaf's depth
+    squared). A candidate that needs more trees is fitted again with larger steps, then
+    keeps only its first trees within it, in cross-validation and refit alike, so the model
+    chosen is the one served (`training.candidates`). At 10,000 the acceptance ledger's
+    champion is 44 trees of 15 leaves (AUC 0.960 of the ground truth's; 58 MB of tables,
+    3-4 ms for 1,000 invoices' contributions); 20,000 gave 103 trees at a smaller step and
+    0.959; counting the look-up without its tables let 360 trees through (0.963), with
+    480 MB of tables and 50 ms per 1,000 invoices (docs/modelling.md)."""
 
 
 class TrainingConfig(BaseModel):
