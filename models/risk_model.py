@@ -124,17 +124,21 @@ def numeric_design(
 
 TABLE_VALUES_PER_STEP = 1024
 """Look-up TreeSHAP tables held per step of the serving budget: 1,024 values (8 KiB)."""
+LOOKUP_TREE_STEPS = 8
+"""Steps of every tree explained by look-up beyond its splits, features and table: scoring
+it and gathering its values (1,088 trees of 4 leaves took 61 ms per 1,000 invoices)."""
 
 
 def tree_costs(booster: lgb.Booster) -> np.ndarray:
     """Per tree the booster scores (its best iteration, if stopped early): what its reason
     codes cost per row, in steps. When every tree is within the look-up TreeSHAP's
-    `MAX_SPLITS` (`models.treeshap`): one step per split (a comparison) and per feature the
-    tree splits on (a value read), and one per `TABLE_VALUES_PER_STEP` values of its table
-    (2^splits x features), which the look-up must keep in memory and reads from at random;
-    otherwise LightGBM's own TreeSHAP, the sum of the leaves' squared depths (a root-only
-    tree costs 1). By look-up a 15-leaf tree costs about 200 steps (LightGBM's about 400),
-    an 8-leaf one about 15 (LightGBM's about 70)."""
+    `MAX_SPLITS` (`models.treeshap`): `LOOKUP_TREE_STEPS`, one step per split (a
+    comparison) and per feature the tree splits on (a value read), and one per
+    `TABLE_VALUES_PER_STEP` values of its table (2^splits x features), which the look-up
+    keeps in memory and reads at random; otherwise LightGBM's own TreeSHAP, the sum of the
+    leaves' squared depths (a root-only tree costs 1). By look-up a 15-leaf tree costs about
+    200 steps (LightGBM's about 400), an 8-leaf one about 20 (LightGBM's about 70), a 4-leaf
+    one about 15 (LightGBM's about 16-25)."""
     def walk(node: dict, depth: int, features: set[int]) -> tuple[int, int]:
         """(splits, sum of squared leaf depths) below `node`."""
         if "leaf_index" in node or "left_child" not in node:
@@ -150,8 +154,8 @@ def tree_costs(booster: lgb.Booster) -> np.ndarray:
         splits, squared_depths = walk(tree["tree_structure"], 0, features)
         shapes.append((splits, len(features), squared_depths))
     if all(splits <= MAX_SPLITS for splits, _, _ in shapes):
-        return np.array([max(1, splits + features + math.ceil(
-            2 ** splits * features / TABLE_VALUES_PER_STEP)) for splits, features, _ in shapes],
+        return np.array([LOOKUP_TREE_STEPS + splits + features + math.ceil(
+            2 ** splits * features / TABLE_VALUES_PER_STEP) for splits, features, _ in shapes],
             dtype=np.int64)
     return np.array([squared for _, _, squared in shapes], dtype=np.int64)
 

@@ -11,6 +11,7 @@ import pytest
 
 from models.reasons import reason_codes
 from models.risk_model import (
+    LOOKUP_TREE_STEPS,
     PARALLEL_ROWS,
     RiskModel,
     numeric_design,
@@ -230,9 +231,10 @@ def test_trees_beyond_the_look_up_cost_their_leaves_squared_depths() -> None:
 def test_explain_budget_keeps_the_first_trees(model: RiskModel, tmp_path) -> None:  # noqa: ANN001
     """A model over the TreeSHAP budget keeps its first trees (the booster at that round)."""
     costs = tree_costs(model.booster)
-    # 7 leaves, explained by look-up: 6 comparisons, a read per feature split on (1-4) and
-    # a table of 2^6 x features values (one step)
-    assert len(costs) == 30 and costs.min() >= 6 + 1 + 1 and costs.max() <= 6 + 4 + 1
+    # 7 leaves, explained by look-up: scoring the tree, 6 comparisons, a read per feature
+    # split on (1-4) and a table of 2^6 x features values (one step)
+    base = LOOKUP_TREE_STEPS + 6 + 1
+    assert len(costs) == 30 and costs.min() >= base + 1 and costs.max() <= base + 4
     assert model.explain_cost() == costs.sum()
     small = within_explain_budget(model, int(costs[:10].sum()) + 1)
     assert small.booster.num_trees() == 10 and small.metadata["trees_cut"] == 20
