@@ -124,3 +124,28 @@ def test_the_forecast_comes_from_the_champion_and_the_backtest_from_the_past(
     late = runner.invoke(app, ["backtest", "forecast", "--ledger", str(small_ledger),
                                "--as-of", "2025-12-01"], env=env)
     assert late.exit_code == 1 and "are not all observed" in late.output
+
+
+@pytest.mark.slow
+def test_a_valid_from_too_recent_for_known_payments_judges_an_earlier_window(
+    small_ledger: Path,
+) -> None:
+    """A month before the ledger's end no validation invoice has a known payment (90 days
+    after its due date): the window moves back until enough do, training stays before it."""
+    from ledger.summary import ledger_end
+    from training.payment_dates import LABEL, MIN_ROWS, STEP_BACK_DAYS, payment_date_examples
+
+    ledger = load_ledger(small_ledger)
+    try:
+        asked = ledger_end(ledger) - dt.timedelta(days=30)
+        examples = payment_date_examples(ledger, asked, FAST)
+    finally:
+        ledger.close()
+    assert examples.valid_from < asked
+    assert (asked - examples.valid_from).days % STEP_BACK_DAYS == 0
+    assert examples.trained_before == examples.valid_from
+    assert examples.params["valid_from_asked"] == str(asked)
+    assert examples.params["valid_from"] == str(examples.valid_from)
+    assert examples.valid[LABEL].notna().sum() >= MIN_ROWS
+    assert (examples.train["as_of"] < pd.Timestamp(examples.valid_from)).all()
+    assert (examples.valid["as_of"] >= pd.Timestamp(examples.valid_from)).all()

@@ -11,6 +11,8 @@ Examples, in one feature layout (the catalog's `model_inputs`):
   with its age and state: the model learns the days to payment *given that the invoice is still
   open at A*, and its quantiles are never before A (`models.payment_dates.bounded`).
 Training uses as-of dates and labels known before `valid_from`; validation, dates from it on.
+A `valid_from` too close to the ledger's end for payments to be known moves earlier, by
+`STEP_BACK_DAYS` at a time, as the serious-delinquency model's validation date does.
 
 The model (`fit_payment_dates`): one LightGBM quantile booster per level (P10, P50, P90), early
 stopped on the latest `inner_valid_share` of the training dates, then refitted on all of them
@@ -67,6 +69,11 @@ COVERAGE_TARGET = LEVELS[-1] - LEVELS[0]
 """Share of outcomes the P10-P90 interval should hold (0.8)."""
 MIN_ROWS = 20
 """Segments with fewer validation rows get no metrics."""
+STEP_BACK_DAYS = 28
+"""When fewer than `MIN_ROWS` validation invoices from `valid_from` have a known payment (the
+ledger ends less than 90 days after their due dates), the validation window starts this many
+days earlier, again until enough are known: the model is then trained before, and judged
+from, that earlier date (logged as `valid_from`, beside `valid_from_asked`)."""
 MAX_COMMON = 0.5
 """Largest share of the errors' variance read as shared by the whole book."""
 MAX_FIT_ROWS = 60_000
@@ -157,11 +164,17 @@ def payment_date_examples(
         raise ValueError(f"valid_from {valid_from} must fall inside the ledger's dates "
                          f"({first} to {end})")
     invoices = issue_examples(build_invoice_features(ledger))
-    train, train_counts = examples_in(ledger, invoices, first, valid_from, config=config,
-                                      max_dates=config.snapshot_max_dates, warmup_days=90)
-    valid, valid_counts = examples_in(ledger, invoices, valid_from, end, config=config,
-                                      max_dates=max(1, config.snapshot_max_dates // 4),
-                                      warmup_days=0, keep_immature=True)
+    start = valid_from
+    while True:
+        train, train_counts = examples_in(ledger, invoices, first, start, config=config,
+                                          max_dates=config.snapshot_max_dates, warmup_days=90)
+        valid, valid_counts = examples_in(ledger, invoices, start, end, config=config,
+                                          max_dates=max(1, config.snapshot_max_dates // 4),
+                                          warmup_days=0, keep_immature=True)
+        earlier = start - dt.timedelta(days=STEP_BACK_DAYS)
+        if valid[LABEL].notna().sum() >= MIN_ROWS or earlier <= first:
+            break
+        start = earlier  # too recent for payments to be known: judge on an earlier window
     for name, frame in (("training", train), ("validation", valid.dropna(subset=[LABEL]))):
         if len(frame) < MIN_ROWS:
             raise ValueError(f"the {name} window of the payment-date model holds {len(frame)} "
@@ -170,9 +183,10 @@ def payment_date_examples(
     if train["as_of"].nunique() < 2:
         raise ValueError("payment-date training needs invoices of at least two dates")
     return TaskExamples(
-        train=train, valid=valid, trained_before=valid_from, valid_from=valid_from,
+        train=train, valid=valid, trained_before=start, valid_from=start,
         counts={"train": train_counts, "valid": valid_counts},
-        params={"train_from": str(first), "valid_from": str(valid_from), "valid_to": str(end),
+        params={"train_from": str(first), "valid_from": str(start),
+                "valid_from_asked": str(valid_from), "valid_to": str(end),
                 "cap_days": CAP_DAYS})
 
 
