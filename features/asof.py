@@ -54,6 +54,8 @@ class AsOfAggregates:
         self.pairs = list(pairs)
         self._ck = np.asarray(q_ck)
         self._day = np.asarray(q_day, dtype=np.int32)
+        self._first_key = self._ck.astype(np.int64) << 32
+        self._window_keys: dict[int | None, np.ndarray] = {None: _keys(self._ck, self._day)}
         self._found: set[str] = set()
         self._values: dict[str, np.ndarray] = {}
         for measure, window in self.pairs:
@@ -68,8 +70,8 @@ class AsOfAggregates:
         ev_keys = _keys(events["ck"].to_numpy(), epoch_days(events["d"]))
         if len(ev_keys) > 1 and np.any(ev_keys[1:] < ev_keys[:-1]):
             raise ValueError("events must be sorted by (ck, d)")
-        first = np.searchsorted(ev_keys, self._ck.astype(np.int64) << 32, side="left")
-        end = np.searchsorted(ev_keys, _keys(self._ck, self._day), side="left")
+        first = np.searchsorted(ev_keys, self._first_key, side="left")
+        end = np.searchsorted(ev_keys, self._window_keys[None], side="left")
         starts: dict[int | None, np.ndarray] = {None: first}
         by_measure: dict[str, list[int | None]] = {}
         for measure, window in pairs:
@@ -87,11 +89,17 @@ class AsOfAggregates:
             at_end = running[end]
             for window in windows:
                 if window not in starts:
-                    starts[window] = np.searchsorted(
-                        ev_keys, _keys(self._ck, self._day - window), side="left")
+                    starts[window] = np.searchsorted(ev_keys, self._keys_from(window),
+                                                     side="left")
                 total = self._values[measure_column(measure, window)]
                 total += at_end - running[starts[window]]  # exact in int64, then added
                 self._found.add(measure_column(measure, window))
+
+    def _keys_from(self, window: int) -> np.ndarray:
+        """The queries' keys `window` days before their dates (the same for every source)."""
+        if window not in self._window_keys:
+            self._window_keys[window] = _keys(self._ck, self._day - window)
+        return self._window_keys[window]
 
     def _merge_date(self, measure: str, values: pa.ChunkedArray, first: np.ndarray,
                     end: np.ndarray, agg: str) -> None:

@@ -166,8 +166,6 @@ def payment_date_examples(
     invoices = issue_examples(build_invoice_features(ledger))
     start = valid_from
     while True:
-        train, train_counts = examples_in(ledger, invoices, first, start, config=config,
-                                          max_dates=config.snapshot_max_dates, warmup_days=90)
         valid, valid_counts = examples_in(ledger, invoices, start, end, config=config,
                                           max_dates=max(1, config.snapshot_max_dates // 4),
                                           warmup_days=0, keep_immature=True)
@@ -175,6 +173,8 @@ def payment_date_examples(
         if valid[LABEL].notna().sum() >= MIN_ROWS or earlier <= first:
             break
         start = earlier  # too recent for payments to be known: judge on an earlier window
+    train, train_counts = examples_in(ledger, invoices, first, start, config=config,
+                                      max_dates=config.snapshot_max_dates, warmup_days=90)
     for name, frame in (("training", train), ("validation", valid.dropna(subset=[LABEL]))):
         if len(frame) < MIN_ROWS:
             raise ValueError(f"the {name} window of the payment-date model holds {len(frame)} "
